@@ -1,0 +1,33 @@
+# Two commands a fresh clone needs: `make run` and `make test`.
+# Every target bootstraps .venv idempotently (re-installs only when pyproject.toml changes).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench bench-smoke lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/wdp demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	@for s in bench/bench_*.py; do echo "== $$s"; $(BIN)/python $$s || exit 1; done
+
+bench-smoke: $(STAMP)
+	@for s in bench/bench_*.py; do echo "== $$s (smoke)"; $(BIN)/python $$s --smoke || exit 1; done
+
+lint: $(STAMP)
+	$(BIN)/ruff check wdp tests bench tools
+	$(BIN)/ruff format --check wdp tests bench tools
+
+clean:
+	rm -rf $(VENV) build *.egg-info

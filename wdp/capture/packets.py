@@ -1,0 +1,88 @@
+"""Live packet parsing: the base every per-format datagram parser builds on.
+
+A parser turns one datagram into zero or more frames. It never raises: a short,
+oversized, corrupt or foreign packet is counted under its reason and skipped, so the
+capture task that feeds it can never die from a packet.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+
+import attrs
+
+from wdp.capture.frame import CsiFrame
+
+log = logging.getLogger(__name__)
+
+#: Largest UDP payload over IPv4; anything longer cannot be a datagram we sent ourselves.
+MAX_DATAGRAM = 65507
+
+#: The reasons a packet is skipped, as counted in ``PacketStats.skipped``.
+SKIP_REASONS = ("short", "oversized", "corrupt", "foreign", "parser_error")
+
+
+class PacketError(Exception):
+    """A packet that cannot be parsed; ``reason`` is one of ``SKIP_REASONS``."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        if reason not in SKIP_REASONS:
+            raise ValueError(f"unknown skip reason {reason!r}")
+        super().__init__(message)
+        self.reason = reason
+
+
+@attrs.define(slots=True)
+class PacketStats:
+    """Per-router counters: packets seen, frames produced, packets skipped by reason."""
+
+    packets: int = 0
+    frames: int = 0
+    skipped: collections.Counter = attrs.field(factory=collections.Counter)
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+
+class PacketParser:
+    """Base class: subclasses implement ``_parse`` and may override ``flush``."""
+
+    #: The ``format=`` name in a source URL.
+    format: str = ""
+    #: The hardware format of the frames it yields (``CsiFrame.hw_format``).
+    hw_format: str = ""
+    #: The longest datagram this format can produce.
+    max_datagram: int = MAX_DATAGRAM
+
+    def __init__(self, router_id: str, environment_id: str) -> None:
+        self.router_id = router_id
+        self.environment_id = environment_id
+        self.stats = PacketStats()
+
+    def feed(self, data: bytes, host_time_ns: int) -> list[CsiFrame]:
+        """Parse one datagram; return its frames (possibly none). Never raises."""
+        self.stats.packets += 1
+        if len(data) > self.max_datagram:
+            self.stats.skipped["oversized"] += 1
+            return []
+        try:
+            frames = self._parse(bytes(data), host_time_ns)
+        except PacketError as exc:
+            self.stats.skipped[exc.reason] += 1
+            return []
+        except Exception:  # a parser bug must not kill capture: count it, log it once
+            if not self.stats.skipped["parser_error"]:
+                log.exception("%s parser failed on a packet from %s", self.format, self.router_id)
+            self.stats.skipped["parser_error"] += 1
+            return []
+        self.stats.frames += len(frames)
+        return frames
+
+    def flush(self) -> list[CsiFrame]:
+        """Frames held back waiting for more packets (nexmon groups); default none."""
+        return []
+
+    def _parse(self, data: bytes, host_time_ns: int) -> list[CsiFrame]:
+        raise NotImplementedError
