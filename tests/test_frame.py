@@ -73,11 +73,19 @@ def test_batch_refuses_mixed_routers_and_empty():
 
 
 def test_sort_key_orders_timestamp_router_sequence():
-    frames = [make_frame(ts=2, router="b"), make_frame(ts=1, router="b", seq=2),
-              make_frame(ts=1, router="a", seq=9), make_frame(ts=1, router="b", seq=1)]
+    frames = [
+        make_frame(ts=2, router="b"),
+        make_frame(ts=1, router="b", seq=2),
+        make_frame(ts=1, router="a", seq=9),
+        make_frame(ts=1, router="b", seq=1),
+    ]
     ordered = sorted(frames, key=sort_key)
     assert [(f.timestamp_ns, f.router_id, f.sequence) for f in ordered] == [
-        (1, "a", 9), (1, "b", 1), (1, "b", 2), (2, "b", 0)]
+        (1, "a", 9),
+        (1, "b", 1),
+        (1, "b", 2),
+        (2, "b", 0),
+    ]
 
 
 def test_counter_clock_unwraps_and_holds_backward_steps():
@@ -88,3 +96,11 @@ def test_counter_clock_unwraps_and_holds_backward_steps():
     assert clock(3) == ((1 << 32) + 5) * 1000  # small step back: held
     assert clock.backwards == 1
     assert clock(7) == ((1 << 32) + 7) * 1000
+
+
+def test_batch_rows_slices_every_column():
+    frames = [make_frame(n_tx=t, ts=i, seq=i) for i, t in enumerate([1, 3, 2, 1])]
+    part = FrameBatch.from_frames(frames).rows(1, 3)
+    assert len(part) == 2
+    assert [f.sequence for f in part.frames()] == [1, 2]
+    assert part.frame(0).same_as(frames[1])

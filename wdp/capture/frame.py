@@ -123,6 +123,14 @@ class FrameBatch:
     def __len__(self) -> int:
         return int(self.timestamp_ns.shape[0])
 
+    def rows(self, start: int, stop: int) -> FrameBatch:
+        """Frames [start, stop) as a batch (views, no copies)."""
+        columns = {
+            f.name: v if isinstance(v := getattr(self, f.name), str) else v[start:stop]
+            for f in attrs.fields(FrameBatch)
+        }
+        return FrameBatch(**columns)
+
     def frame(self, i: int) -> CsiFrame:
         t, r, s = (int(v) for v in self.shape[i])
         return CsiFrame(

@@ -1,0 +1,163 @@
+"""The ``wdp`` command line. Each sub-command is a thin shell over a library function.
+
+Errors the user can act on (bad file, bad URL, bad option) are one line on stderr and a
+non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import trio
+
+from wdp import __version__
+from wdp.ids import IDENTIFIER_RULE, is_identifier
+
+#: Exit statuses.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+#: Problems printed by ``wdp import`` before "... and N more".
+MAX_PROBLEMS_SHOWN = 10
+
+
+def _ident(value: str) -> str:
+    if not is_identifier(value):
+        raise argparse.ArgumentTypeError(f"must be {IDENTIFIER_RULE}")
+    return value
+
+
+def _positive_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not (0 < seconds < 10**7):
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return seconds
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wdp", description="WiFi CSI sensing server and tools.")
+    parser.add_argument("--version", action="version", version=f"wdp {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("import", help="import a capture file from real hardware")
+    p.add_argument("file", type=Path)
+    p.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "intel5300", "atheros", "nexmon", "esp32"],
+        help="capture format (default: detect by content)",
+    )
+    p.add_argument("--router-id", type=_ident, default="router_001")
+    p.add_argument("--environment-id", type=_ident, default="room_001")
+    p.add_argument("--out", type=Path, required=True, help="recording to write (.h5)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_cmd_import)
+
+    p = commands.add_parser("record", help="record a live UDP source")
+    p.add_argument("source", help="e.g. udp://0.0.0.0:5500?format=nexmon")
+    p.add_argument("--router-id", type=_ident, default=None)
+    p.add_argument("--environment-id", type=_ident, default=None)
+    p.add_argument("--out", type=Path, required=True, help="recording to write (.h5)")
+    p.add_argument("--duration", type=_positive_seconds, default=None, help="seconds")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_cmd_record)
+
+    p = commands.add_parser("inspect", help="summarize a recording")
+    p.add_argument("recording", type=Path)
+    p.set_defaults(run=_cmd_inspect)
+    return parser
+
+
+def _refuse_overwrite(out: Path) -> None:
+    if out.exists():
+        raise _UserError(f"{out} exists; choose another --out or remove it")
+
+
+class _UserError(Exception):
+    pass
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from wdp.capture.importer import import_capture
+
+    _refuse_overwrite(args.out)
+    report = import_capture(
+        args.file,
+        args.out,
+        format=args.format,
+        router_id=args.router_id,
+        environment_id=args.environment_id,
+        progress=not args.quiet,
+    )
+    for line in report.problems[:MAX_PROBLEMS_SHOWN]:
+        print(f"wdp import: skipped: {line}", file=sys.stderr)
+    if len(report.problems) > MAX_PROBLEMS_SHOWN:
+        print(
+            f"wdp import: ... and {len(report.problems) - MAX_PROBLEMS_SHOWN} more", file=sys.stderr
+        )
+    print(
+        f"imported {report.frames} frames from {report.records} records "
+        f"({report.format}), skipped {report.skipped} -> {report.out}"
+    )
+    return EXIT_OK if report.frames else EXIT_FAILED
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    from wdp.capture.record import record_source
+    from wdp.capture.source import parse_source
+
+    source = parse_source(args.source, router_id=args.router_id, environment_id=args.environment_id)
+    _refuse_overwrite(args.out)
+    print(f"recording {source.url} as router {source.router_id} -> {args.out}", file=sys.stderr)
+    report = trio.run(
+        lambda: record_source(source, args.out, duration_s=args.duration, progress=not args.quiet)
+    )
+    skipped = ", ".join(f"{k} {v}" for k, v in sorted(report.stats.skipped.items())) or "none"
+    print(
+        f"recorded {report.frames} frames from {report.datagrams} datagrams "
+        f"(skipped: {skipped}) -> {report.out}"
+    )
+    return EXIT_OK
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from wdp.recorder import format_summary, summarize
+
+    print(format_summary(summarize(args.recording)))
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    from wdp.capture.formats import CaptureFileError
+    from wdp.capture.source import SourceError
+    from wdp.recorder import RecordingError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.run(args)
+    except (CaptureFileError, SourceError, RecordingError, _UserError) as exc:
+        print(f"wdp {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:  # e.g. port in use, unwritable output
+        print(
+            f"wdp {args.command}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
