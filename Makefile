@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/wdp demo
+	WDP=$(BIN)/wdp tools/import_samples.sh
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

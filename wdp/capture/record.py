@@ -15,7 +15,7 @@ from wdp.capture.formats import make_parser
 from wdp.capture.liveness import RouterDisconnected, RouterReconnected
 from wdp.capture.packets import PacketStats
 from wdp.capture.source import UdpSource
-from wdp.capture.udp import Captured, run_udp_capture
+from wdp.capture.udp import Captured, bind_udp, run_udp_capture
 from wdp.recorder import Recorder, RouterInfo
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,11 @@ async def record_source(
     duration_s: float | None = None,
     progress: bool = True,
     handle_signals: bool = True,
+    stop: trio.Event | None = None,
     task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED,
 ) -> RecordReport:
-    """Capture ``source`` into ``out``; stop after ``duration_s``, SIGINT or SIGTERM.
+    """Capture ``source`` into ``out``; stop after ``duration_s``, SIGINT or SIGTERM,
+    or when ``stop`` is set.
 
     Reports the bound address through ``task_status`` once the socket listens. Every
     datagram already received when the stop comes is written, and the file is closed
@@ -72,27 +74,36 @@ async def record_source(
                         events.append(item)
                         log.warning("%s", item)
 
+        sock, source = bind_udp(source)
+        task_status.started(sock.getsockname()[:2])
         async with trio.open_nursery() as nursery:
             nursery.start_soon(consume)
             capture_scope = trio.CancelScope()
             if duration_s is not None:
                 capture_scope.deadline = trio.current_time() + duration_s
-            watcher = trio.CancelScope()
-            if handle_signals:
-                nursery.start_soon(_stop_on_signal, capture_scope, watcher)
-            async with send:
-                with capture_scope:
-                    await run_udp_capture(source, parser, send, task_status=task_status)
-            watcher.cancel()
+            async with trio.open_nursery() as watchers:
+                if handle_signals:
+                    watchers.start_soon(_stop_on_signal, capture_scope)
+                if stop is not None:
+                    watchers.start_soon(_stop_on_event, stop, capture_scope)
+                async with send:
+                    with capture_scope:
+                        await run_udp_capture(source, parser, send, sock=sock)
+                watchers.cancel_scope.cancel()
         for frame in parser.flush():
             rec.append_frame(frame)
             counts["frames"] += 1
     return RecordReport(out, counts["datagrams"], counts["frames"], parser.stats, events)
 
 
-async def _stop_on_signal(capture: trio.CancelScope, watcher: trio.CancelScope) -> None:
+async def _stop_on_signal(capture: trio.CancelScope) -> None:
     """Turn the first SIGINT/SIGTERM into a clean stop of the capture."""
-    with watcher, trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for _ in signals:
             capture.cancel()
             return
+
+
+async def _stop_on_event(stop: trio.Event, capture: trio.CancelScope) -> None:
+    await stop.wait()
+    capture.cancel()

@@ -73,25 +73,33 @@ def _drain(sock: socket.socket, parser: PacketParser, max_batch: int) -> Capture
     return Captured(parser.router_id, datagrams, frames)
 
 
+def bind_udp(source: UdpSource) -> tuple[socket.socket, UdpSource]:
+    """Bind the source's socket; return it and the source with the port actually bound
+    (so that a retry re-binds the same port, even when 0 asked for any)."""
+    sock = _open_socket(source)
+    return sock, attrs.evolve(source, port=sock.getsockname()[1])
+
+
 async def run_udp_capture(
     source: UdpSource,
     parser: PacketParser,
     send_channel: trio.MemorySendChannel,
     *,
+    sock: socket.socket | None = None,
     max_batch: int = 256,
     task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Receive until cancelled, sending ``Captured`` bursts and ``RouterEvent``s.
 
-    Reports the bound ``(host, port)`` through ``task_status`` once the socket is bound.
-    The caller owns the parser (to ``flush()`` it after cancellation) and the channel.
+    Binds the source unless given a socket from ``bind_udp`` (whose ownership it takes),
+    and reports the bound ``(host, port)`` through ``task_status``. The caller owns the
+    parser (to ``flush()`` it after cancellation) and the channel.
     """
+    if sock is None:
+        sock, source = bind_udp(source)
     liveness = Liveness(source.router_id, source.environment_id, source.silence_timeout_s)
     liveness.start(trio.current_time())
-    sock = _open_socket(source)
-    bound = sock.getsockname()[:2]
-    source = attrs.evolve(source, port=bound[1])  # a retry re-binds the same port, even for 0
-    task_status.started(bound)
+    task_status.started(sock.getsockname()[:2])
     try:
         while True:
             with trio.move_on_at(liveness.deadline()) as waited:
