@@ -1,0 +1,466 @@
+"""ESP32 CSI as text: ESP32-CSI-Tool's ``CSI_DATA,...`` lines (a ``.csv`` file, or live lines).
+
+Each row is ``CSI_DATA`` then the receive-control fields, then the raw CSI buffer as a
+bracketed list of int8 (``[38 96 2 0 ...]``, or ``"[38,96,...]"`` as Espressif's esp-csi
+prints it). Tool versions differ in the fields: ESP32-CSI-Tool has ``type, role, mac,
+rssi, ..., rx_state, real_time_set, real_timestamp, len``; older ones end at ``rx_state,
+len``; esp-csi has ``type, id, mac, ..., rx_state, len, first_word``; some sniffers add a
+second MAC. A header line (``type,...``) maps the columns by name when its column count
+fits the row; otherwise the 19 ``wifi_pkt_rx_ctrl_t`` fields (``rssi`` .. ``rx_state``)
+are found right after the last MAC-address field, and the fields after them are known by
+their count (1: len; 2: len, first_word; 3: real_time_set, real_timestamp, len). A header
+line is not a record; a row whose value count differs from ``len`` (a cut or garbled
+line), whose values do not fit int8, or whose fields do not parse is skipped and reported
+with its line number.
+
+Per ESP-IDF ("Wi-Fi Channel State Information"), the buffer is (imaginary, real) int8
+pairs, one per subcarrier, for up to three long training fields in the order LLTF,
+HT-LTF, STBC-HT-LTF, each in the subcarrier order of ESP-IDF's table for the ESP32 keyed
+by secondary channel (0 none, 1 above, 2 below), signal mode (0 non-HT, 1 HT), channel
+bandwidth (0 20 MHz, 1 40 MHz) and STBC, e.g. LLTF with no secondary channel is
+``0..31, -32..-1``. Which fields are present is derived per row from ``len`` (a field
+may be disabled in the CSI config: the full set is tried, then its prefixes, then the HT
+fields alone). The frame holds one "transmit" layer per field present, over the union of
+their subcarriers in ascending order: ``csi[0]`` is the first field present (LLTF
+normally), ``csi[1]`` the HT-LTF, ``csi[2]`` the STBC-HT-LTF (the second space-time
+stream); a subcarrier a field does not cover is 0 in that layer. A legacy row is thus
+[1, 1, 64] over -32..31, an HT40 row [2, 1, 128] over -64..63.
+
+With a secondary channel the indices are relative to the 40 MHz channel's centre, so
+``center_freq_mhz`` is the primary channel's (2407 + 5*ch, channel 14 2484 MHz, 5000 +
+5*ch from channel 32 up) plus 10 MHz (above) or minus 10 MHz (below);
+``bandwidth_mhz`` is the packet's (40 for HT40, else 20). When ``first_word_invalid`` (or
+esp-csi's ``first_word``) is 1, ESP-IDF says the first four bytes of the buffer are
+invalid: those two pairs are set to 0. ``rssi`` and ``noise_floor`` (dBm on the ESP32)
+come from their columns; ``timestamp_ns`` from ``local_timestamp`` (32-bit microseconds,
+unwrapped); ``sequence`` is the CSI_DATA row's index (the tool sends no hardware
+sequence), so a skipped row leaves a gap. Files have no receive time: ``host_time_ns`` 0.
+
+Live ``esp32`` datagrams hold one or more such lines; every CSI_DATA line gives a frame,
+a bad one counts as ``corrupt`` and any other non-blank line (a header or log line) as
+``foreign``, so the counters count lines here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import attrs
+import numpy as np
+
+from wdp.capture.clock import CounterClock
+from wdp.capture.formats.base import CaptureFileError, FileImport, RawRecords
+from wdp.capture.frame import CsiFrame, FrameBatch
+from wdp.capture.packets import PacketError, PacketParser
+
+FORMAT = "esp32"
+HW_FORMAT = "esp32"
+_MAX_PROBLEMS = 20
+_PREFIX = b"CSI_DATA"
+
+
+# --------------------------------------------------------------------------- layouts
+
+
+def _r(a: int, b: int) -> np.ndarray:
+    """Subcarriers a..b inclusive, the way ESP-IDF's table writes ``a~b``."""
+    return np.arange(a, b + 1, dtype=np.int16)
+
+
+_STD20 = np.concatenate([_r(0, 31), _r(-32, -1)])  # 0~31, -32~-1
+_HT40 = np.concatenate([_r(0, 63), _r(-64, -1)])  # 0~63, -64~-1
+_HT40_STBC = np.concatenate([_r(0, 60), _r(-60, -1)])  # 0~60, -60~-1
+
+#: ESP-IDF's ESP32 table: (secondary, ht, cwb40, stbc) -> [LLTF, HT-LTF, STBC-HT-LTF]
+#: subcarrier orders of the fields present. secondary: 0 none, 1 above, 2 below.
+LAYOUTS: dict[tuple[int, bool, bool, bool], list[np.ndarray]] = {
+    (0, False, False, False): [_STD20],
+    (0, True, False, False): [_STD20, _STD20],
+    (0, True, False, True): [_STD20, _STD20, _STD20],
+    (2, False, False, False): [_r(0, 63)],
+    (2, True, False, False): [_r(0, 63), _r(0, 63)],
+    (2, True, False, True): [_r(0, 63), _r(0, 62), _r(0, 62)],
+    (2, True, True, False): [_r(0, 63), _HT40],
+    (2, True, True, True): [_r(0, 63), _HT40_STBC, _HT40_STBC],
+    (1, False, False, False): [_r(-64, -1)],
+    (1, True, False, False): [_r(-64, -1), _r(-64, -1)],
+    (1, True, False, True): [_r(-64, -1), _r(-62, -1), _r(-62, -1)],
+    (1, True, True, False): [_r(-64, -1), _HT40],
+    (1, True, True, True): [_r(-64, -1), _HT40_STBC, _HT40_STBC],
+}
+
+
+def layout_for(
+    n_pairs: int, secondary: int, sig_mode: int, cwb: int, stbc: int
+) -> list[np.ndarray] | None:
+    """The subcarrier order of each training field in a buffer of ``n_pairs`` pairs.
+
+    Tries the full set ESP-IDF lists for the packet, then its prefixes (STBC-HT-LTF or
+    HT-LTF disabled), then the HT fields without the LLTF; None when nothing fits.
+    """
+    ht = sig_mode != 0
+    key = (secondary, ht, bool(cwb) and ht, bool(stbc) and ht)
+    fields = LAYOUTS.get(key)
+    if fields is None:  # e.g. HT40 claimed without a secondary channel
+        fields = LAYOUTS.get((secondary, ht, False, key[3]))
+    if fields is None:
+        return None
+    candidates = [fields[:k] for k in range(len(fields), 0, -1)]
+    candidates += [fields[1:k] for k in range(len(fields), 1, -1)]
+    for cand in candidates:
+        if sum(len(f) for f in cand) == n_pairs:
+            return cand
+    return None
+
+
+def assemble(pairs: np.ndarray, fields: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(imag, real) int pairs laid out as ``fields`` -> csi [n_fields, 1, S], subcarriers [S]."""
+    values = pairs[:, 1].astype(np.float32) + 1j * pairs[:, 0].astype(np.float32)
+    if len(fields) == 1:
+        order = np.argsort(fields[0], kind="stable")
+        return values[order].astype(np.complex64)[None, None, :], fields[0][order]
+    sub = np.unique(np.concatenate(fields))
+    csi = np.zeros((len(fields), 1, sub.shape[0]), dtype=np.complex64)
+    start = 0
+    for i, f in enumerate(fields):
+        csi[i, 0, np.searchsorted(sub, f)] = values[start : start + len(f)]
+        start += len(f)
+    return csi, sub
+
+
+def channel_freq_mhz(channel: int) -> float:
+    """Primary-channel centre frequency of an ESP32 channel number, NaN if unknown."""
+    if 1 <= channel <= 13:
+        return 2407.0 + 5 * channel
+    if channel == 14:
+        return 2484.0
+    if 32 <= channel <= 177:
+        return 5000.0 + 5 * channel
+    return math.nan
+
+
+# --------------------------------------------------------------------------- rows
+
+#: Column names (lower case, without underscores) -> our field names.
+_ALIASES = {
+    "rssi": "rssi",
+    "sigmode": "sig_mode",
+    "bandwidth": "cwb",
+    "cwb": "cwb",
+    "stbc": "stbc",
+    "noisefloor": "noise_floor",
+    "channel": "channel",
+    "secondarychannel": "secondary_channel",
+    "localtimestamp": "local_timestamp",
+    "len": "len",
+    "firstwordinvalid": "first_word_invalid",
+    "firstword": "first_word_invalid",
+}
+_RX_CTRL = ["rssi", "rate", "sig_mode", "mcs", "cwb", "smoothing", "not_sounding",
+            "aggregation", "stbc", "fec_coding", "sgi", "noise_floor", "ampdu_cnt",
+            "channel", "secondary_channel", "local_timestamp", "ant", "sig_len",
+            "rx_state"]  # fmt: skip
+_TAILS = {
+    1: ["len"],
+    2: ["len", "first_word_invalid"],
+    3: ["real_time_set", "real_timestamp", "len"],
+}
+_MAC = re.compile(rb"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+
+
+class RowError(ValueError):
+    """A CSI_DATA line that cannot be read."""
+
+
+def parse_header(line: bytes) -> dict[str, int] | None:
+    """Column name -> index of a ``type,...`` header line, or None if it is not one."""
+    names = [n.strip().strip(b'"').decode("ascii", "replace") for n in line.split(b",")]
+    if not names or names[0].lower() != "type":
+        return None
+    cols = {}
+    for i, name in enumerate(names):
+        field = _ALIASES.get(name.lower().replace("_", ""))
+        if field is not None and field not in cols:
+            cols[field] = i
+    return cols | {"_count": len(names)} if "len" in cols else None
+
+
+@attrs.frozen(slots=True)
+class Row:
+    """The fields of one CSI_DATA line that a frame needs."""
+
+    csi: np.ndarray  # [n_fields, 1, S]
+    subcarriers: np.ndarray
+    rssi: float
+    noise_floor: float
+    center_freq_mhz: float
+    bandwidth_mhz: float
+    local_timestamp: int | None
+
+
+def _positional(fields: list[bytes]) -> dict[str, int]:
+    macs = [i for i, f in enumerate(fields) if _MAC.match(f)]
+    if not macs:
+        raise RowError("no MAC address field to anchor the columns")
+    first = macs[-1] + 1
+    tail = len(fields) - (first + len(_RX_CTRL))
+    if tail not in _TAILS:
+        raise RowError(f"{len(fields)} fields before the CSI array fit no known layout")
+    cols = {name: first + i for i, name in enumerate(_RX_CTRL)}
+    cols.update({name: first + len(_RX_CTRL) + i for i, name in enumerate(_TAILS[tail])})
+    return cols
+
+
+def parse_row(line: bytes, header: dict[str, int] | None = None) -> Row:
+    """Decode one ``CSI_DATA,...`` line; RowError says why it cannot be."""
+    lb = line.find(b"[")
+    rb = line.find(b"]", lb + 1)
+    if lb < 0 or rb < 0:
+        raise RowError("no complete [...] CSI array (line cut short?)")
+    if line[rb + 1 :].strip(b' "\r\n\t'):
+        raise RowError("text after the CSI array")
+    fields = [f.strip().strip(b'"') for f in line[:lb].rstrip(b' "').split(b",")]
+    if fields and fields[-1] == b"":
+        fields.pop()
+    if header is not None and header["_count"] == len(fields) + 1:
+        cols = header
+    else:
+        cols = _positional(fields)
+
+    def get(name: str, default: int | None = None) -> int | None:
+        i = cols.get(name)
+        if i is None or i >= len(fields):
+            return default
+        try:
+            value = int(fields[i])
+        except ValueError:
+            raise RowError(f"field {name} is not an integer: {fields[i][:20]!r}") from None
+        if not -(2**63) <= value < 2**63:
+            raise RowError(f"field {name} is out of range: {fields[i][:20]!r}")
+        return value
+
+    length = get("len")
+    body = line[lb + 1 : rb].replace(b",", b" ").split()
+    try:
+        values = np.array([int(v) for v in body], dtype=np.int64)
+    except (ValueError, OverflowError):
+        raise RowError("the CSI array holds something other than int8 values") from None
+    if length is None or length != len(values):
+        raise RowError(f"len says {length} but the CSI array holds {len(values)} values")
+    if len(values) == 0 or len(values) % 2:
+        raise RowError(f"the CSI array holds {len(values)} values, not (imag, real) pairs")
+    if values.min() < -128 or values.max() > 127:
+        raise RowError("a CSI value does not fit int8")
+    pairs = values.reshape(-1, 2)
+    secondary = get("secondary_channel", 0)
+    sig_mode, cwb, stbc = get("sig_mode", 0), get("cwb", 0), get("stbc", 0)
+    layout = layout_for(len(pairs), secondary, sig_mode, cwb, stbc)
+    if layout is None:
+        raise RowError(
+            f"{len(values)} bytes fit no ESP-IDF layout for secondary channel {secondary}, "
+            f"sig_mode {sig_mode}, bandwidth {cwb}, stbc {stbc}"
+        )
+    if get("first_word_invalid", 0) == 1:
+        pairs = pairs.copy()
+        pairs[:2] = 0
+    csi, sub = assemble(pairs, layout)
+    channel = get("channel")
+    center = math.nan if channel is None else channel_freq_mhz(channel)
+    center += {1: 10.0, 2: -10.0}.get(secondary, 0.0)
+    rssi, noise = get("rssi"), get("noise_floor")
+    return Row(
+        csi=csi,
+        subcarriers=sub,
+        rssi=math.nan if rssi is None else float(rssi),
+        noise_floor=math.nan if noise is None else float(noise),
+        center_freq_mhz=center,
+        bandwidth_mhz=40.0 if (sig_mode != 0 and cwb) else 20.0,
+        local_timestamp=get("local_timestamp"),
+    )
+
+
+class _Stamper:
+    """Row index and unwrapped local_timestamp, shared by the file reader and the parser."""
+
+    def __init__(self) -> None:
+        self.index = 0
+        self.clock = CounterClock(32, 1000)
+        self.last_ns = 0
+
+    def next_index(self) -> int:
+        self.index += 1
+        return self.index - 1
+
+    def stamp(self, row: Row) -> int:
+        if row.local_timestamp is not None:
+            self.last_ns = self.clock(row.local_timestamp)
+        return self.last_ns
+
+
+def _batch_from_rows(rows: list, router_id: str, environment_id: str, hw_format: str) -> FrameBatch:
+    """Pack per-frame rows (``timestamp_ns, host_time_ns, sequence, csi[T,R,S],
+    subcarriers[S], rssi[R], noise_floor, centre, bandwidth``) into batch columns,
+    zero/NaN padded, without building a CsiFrame per record."""
+    n = len(rows)
+    shapes = np.array([r[3].shape for r in rows], dtype=np.uint16).reshape(n, 3)
+    t, r_, s = (int(v) for v in shapes.max(axis=0))
+    csi = np.zeros((n, t, r_, s), dtype=np.complex64)
+    sub = np.zeros((n, s), dtype=np.int16)
+    rssi = np.full((n, r_), np.nan, dtype=np.float32)
+    if (shapes == shapes[0]).all():
+        csi[:] = np.stack([r[3] for r in rows])
+        sub[:] = np.stack([r[4] for r in rows])
+        rssi[:] = np.stack([r[5] for r in rows])
+    else:
+        for i, row in enumerate(rows):
+            ft, fr, fs = row[3].shape
+            csi[i, :ft, :fr, :fs] = row[3]
+            sub[i, :fs] = row[4]
+            rssi[i, :fr] = row[5]
+    col = list(zip(*rows, strict=True))
+    return FrameBatch(
+        router_id=router_id,
+        environment_id=environment_id,
+        hw_format=hw_format,
+        timestamp_ns=np.array(col[0], dtype=np.int64),
+        host_time_ns=np.array(col[1], dtype=np.int64),
+        sequence=np.array(col[2], dtype=np.int64),
+        csi=csi,
+        shape=shapes,
+        subcarriers=sub,
+        rssi_dbm=rssi,
+        noise_floor_dbm=np.array(col[6], dtype=np.float32),
+        center_freq_mhz=np.array(col[7], dtype=np.float32),
+        bandwidth_mhz=np.array(col[8], dtype=np.float32),
+    )
+
+
+# --------------------------------------------------------------------------- file
+
+
+def sniff(head: bytes) -> bool:
+    """ESP32 CSI text: a line starting with CSI_DATA (or an ESP32 CSI header line)."""
+    if re.search(rb"(^|\n)CSI_DATA,", head):
+        return True
+    first = head.split(b"\n", 1)[0]
+    return first.startswith(b"type,") and b"rssi" in first and b"len" in first
+
+
+def read_file(path, *, router_id: str, environment_id: str) -> FileImport:
+    """Import an ESP32 CSI text capture (see the module docstring)."""
+    data = Path(path).read_bytes()
+    if not data.strip():
+        raise CaptureFileError("empty file")
+    if b"\0" in data[:4096]:
+        raise CaptureFileError("binary data, not ESP32 CSI text")
+    header = None
+    stamper = _Stamper()
+    rows: list[tuple] = []
+    raw: list[bytes] = []
+    problems: list[str] = []
+    n_problems = skipped = other = 0
+    first_other = 0
+    first_error = ""
+    for lineno, line in enumerate(data.split(b"\n"), start=1):
+        line = line.rstrip(b"\r")
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith(_PREFIX):
+            parsed = parse_header(stripped)
+            if parsed is not None:
+                header = parsed
+            else:
+                other += 1
+                first_other = first_other or lineno
+            continue
+        raw.append(line)
+        seq = stamper.next_index()
+        try:
+            row = parse_row(stripped, header)
+        except RowError as exc:
+            skipped += 1
+            n_problems += 1
+            first_error = first_error or str(exc)
+            if len(problems) < _MAX_PROBLEMS:
+                problems.append(f"line {lineno}: {exc}")
+            continue
+        rows.append(
+            (stamper.stamp(row), 0, seq, row.csi, row.subcarriers,
+             np.array([row.rssi], dtype=np.float32), row.noise_floor,
+             row.center_freq_mhz, row.bandwidth_mhz)
+        )  # fmt: skip
+    if n_problems > len(problems):
+        problems.append(f"... and {n_problems - len(problems)} more bad rows")
+    if other:
+        problems.append(
+            f"{other} lines that are not CSI_DATA rows ignored (first: line {first_other})"
+        )
+    if not raw:
+        raise CaptureFileError("no CSI_DATA rows: not ESP32 CSI text")
+    if not rows:
+        raise CaptureFileError(f"none of {len(raw)} CSI_DATA rows is readable ({first_error})")
+    batch = _batch_from_rows(rows, router_id, environment_id, HW_FORMAT)
+    return FileImport(
+        format=FORMAT,
+        batch=batch,
+        raw=RawRecords.from_list(raw, np.zeros(len(raw), dtype=np.int64)),
+        records=len(raw),
+        skipped=skipped,
+        problems=problems,
+    )
+
+
+# --------------------------------------------------------------------------- live
+
+
+class Parser(PacketParser):
+    """Live datagrams of one or more CSI_DATA lines -> one frame per good line."""
+
+    format = FORMAT
+    hw_format = HW_FORMAT
+
+    def __init__(self, router_id: str, environment_id: str) -> None:
+        super().__init__(router_id, environment_id)
+        self._stamper = _Stamper()
+        self._header: dict[str, int] | None = None
+
+    def _parse(self, data: bytes, host_time_ns: int) -> list[CsiFrame]:
+        if not data.strip():
+            raise PacketError("short", "empty datagram")
+        frames = []
+        for line in data.split(b"\n"):
+            line = line.strip()
+            if not line:
+                continue
+            if not line.startswith(_PREFIX):
+                header = parse_header(line)
+                if header is not None:
+                    self._header = header  # learned, but still not a CSI line
+                self.stats.skipped["foreign"] += 1
+                continue
+            seq = self._stamper.next_index()
+            try:
+                row = parse_row(line, self._header)
+            except RowError:
+                self.stats.skipped["corrupt"] += 1
+                continue
+            frames.append(
+                CsiFrame(
+                    timestamp_ns=self._stamper.stamp(row),
+                    host_time_ns=host_time_ns,
+                    router_id=self.router_id,
+                    environment_id=self.environment_id,
+                    sequence=seq,
+                    csi=row.csi,
+                    subcarriers=row.subcarriers,
+                    rssi_dbm=np.array([row.rssi], dtype=np.float32),
+                    noise_floor_dbm=row.noise_floor,
+                    center_freq_mhz=row.center_freq_mhz,
+                    bandwidth_mhz=row.bandwidth_mhz,
+                    hw_format=HW_FORMAT,
+                )
+            )
+        return frames
