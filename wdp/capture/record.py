@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from wdp.capture.formats import make_parser
 from wdp.capture.liveness import RouterDisconnected, RouterReconnected
-from wdp.capture.packets import PacketStats
+from wdp.capture.packets import PacketParser, PacketStats
 from wdp.capture.source import UdpSource
 from wdp.capture.udp import Captured, bind_udp, run_udp_capture
 from wdp.recorder import Recorder, RouterInfo
@@ -38,17 +38,19 @@ async def record_source(
     progress: bool = True,
     handle_signals: bool = True,
     stop: trio.Event | None = None,
+    parser: PacketParser | None = None,
     task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED,
 ) -> RecordReport:
     """Capture ``source`` into ``out``; stop after ``duration_s``, SIGINT or SIGTERM,
-    or when ``stop`` is set.
+    or when ``stop`` is set. ``parser`` may be given to watch its counters while it runs.
 
     Reports the bound address through ``task_status`` once the socket listens. Every
     datagram already received when the stop comes is written, and the file is closed
     cleanly.
     """
     out = Path(out)
-    parser = make_parser(source.format, source.router_id, source.environment_id)
+    if parser is None:
+        parser = make_parser(source.format, source.router_id, source.environment_id)
     info = RouterInfo(source.router_id, source.environment_id, parser.hw_format)
     config = json.dumps({"record": attrs.asdict(source)})
     events: list[RouterDisconnected | RouterReconnected] = []
