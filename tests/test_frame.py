@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wdp.capture import CsiFrame, FrameBatch, sort_key
-from wdp.capture.clock import CounterClock
+from wdp.capture.clock import CounterClock, unwrap_counter
 
 
 def make_frame(n_tx=1, n_rx=2, n_sub=4, ts=0, seq=0, router="r1"):
@@ -104,3 +106,11 @@ def test_batch_rows_slices_every_column():
     assert len(part) == 2
     assert [f.sequence for f in part.frames()] == [1, 2]
     assert part.frame(0).same_as(frames[1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, (1 << 16) - 1), max_size=30))
+def test_vectorised_unwrap_equals_counter_clock(values):
+    clock = CounterClock(16, 3)
+    expected = [clock(v) for v in values]
+    assert unwrap_counter(np.array(values, np.int64), 16, 3).tolist() == expected

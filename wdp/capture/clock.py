@@ -9,6 +9,7 @@ reordered or replayed packet, a rebooted radio) is held at the last value and co
 from __future__ import annotations
 
 import attrs
+import numpy as np
 
 
 @attrs.define(slots=True)
@@ -38,3 +39,28 @@ class CounterClock:
             return self._last_ns
         self._last_ns = ns
         return ns
+
+
+def unwrap_counter(raw: np.ndarray, bits: int, tick_ns: int) -> np.ndarray:
+    """The numbers ``CounterClock(bits, tick_ns)`` gives for ``raw`` fed one by one.
+
+    Vectorised for the usual case (only forward steps and wraps); a backward step makes
+    it fall back to the clock itself, so the result is the same either way. Values must
+    lie in [0, 2**63 / tick_ns).
+    """
+    raw = np.asarray(raw, dtype=np.int64)
+    if raw.size == 0:
+        return raw.copy()
+    d = np.diff(raw)
+    if bits < 63:
+        wrap = d < -(1 << (bits - 1))
+        back = (d < 0) & ~wrap
+    else:
+        wrap = np.zeros(d.shape, dtype=bool)
+        back = d < 0
+    if back.any():
+        clock = CounterClock(bits, tick_ns)
+        return np.array([clock(int(v)) for v in raw], dtype=np.int64)
+    epoch = np.zeros(raw.shape, dtype=np.int64)
+    np.cumsum(wrap, out=epoch[1:])
+    return ((epoch << bits) + raw) * tick_ns

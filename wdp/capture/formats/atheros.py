@@ -47,9 +47,8 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from wdp.capture.clock import CounterClock
+from wdp.capture.clock import CounterClock, unwrap_counter
 from wdp.capture.formats.base import CaptureFileError, FileImport, RawRecords
-from wdp.capture.formats.intel5300 import unwrap_counter
 from wdp.capture.frame import CsiFrame, FrameBatch
 from wdp.capture.packets import PacketError, PacketParser
 

@@ -48,7 +48,7 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from wdp.capture.clock import CounterClock
+from wdp.capture.clock import CounterClock, unwrap_counter
 from wdp.capture.formats.base import CaptureFileError, FileImport, RawRecords
 from wdp.capture.frame import CsiFrame, FrameBatch
 from wdp.capture.packets import PacketError, PacketParser
@@ -132,31 +132,6 @@ def _layout(nrx: int, ntx: int, perm_key: int) -> tuple[np.ndarray, np.ndarray]:
         bits = (i * (3 + 16 * m) + 3 + 16 * (j * ntx + k)).ravel()
         _LAYOUTS[key] = (bits >> 3, (bits & 7).astype(np.uint16))
     return _LAYOUTS[key]
-
-
-def unwrap_counter(raw: np.ndarray, bits: int, tick_ns: int) -> np.ndarray:
-    """The numbers ``CounterClock(bits, tick_ns)`` gives for ``raw`` fed one by one.
-
-    Vectorised for the usual case (only forward steps and wraps); a backward step makes
-    it fall back to the clock itself, so the result is the same either way. Values must
-    lie in [0, 2**63 / tick_ns).
-    """
-    raw = np.asarray(raw, dtype=np.int64)
-    if raw.size == 0:
-        return raw.copy()
-    d = np.diff(raw)
-    if bits < 63:
-        wrap = d < -(1 << (bits - 1))
-        back = (d < 0) & ~wrap
-    else:
-        wrap = np.zeros(d.shape, dtype=bool)
-        back = d < 0
-    if back.any():
-        clock = CounterClock(bits, tick_ns)
-        return np.array([clock(int(v)) for v in raw], dtype=np.int64)
-    epoch = np.zeros(raw.shape, dtype=np.int64)
-    np.cumsum(wrap, out=epoch[1:])
-    return ((epoch << bits) + raw) * tick_ns
 
 
 @attrs.frozen(slots=True, eq=False)
