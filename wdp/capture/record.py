@@ -20,6 +20,9 @@ from wdp.recorder import Recorder, RouterInfo
 
 log = logging.getLogger(__name__)
 
+#: How often a quiet recording is offered a flush (the recorder flushes every 0.5 s).
+FLUSH_POLL_S = 0.25
+
 
 @attrs.frozen(slots=True)
 class RecordReport:
@@ -76,6 +79,12 @@ async def record_source(
                         events.append(item)
                         log.warning("%s", item)
 
+        async def keep_flushing() -> None:
+            """The recorder flushes on appends; a quiet source still gets flushed."""
+            while True:
+                await trio.sleep(FLUSH_POLL_S)
+                rec.poll()
+
         sock, source = bind_udp(source)
         task_status.started(sock.getsockname()[:2])
         async with trio.open_nursery() as nursery:
@@ -84,6 +93,7 @@ async def record_source(
             if duration_s is not None:
                 capture_scope.deadline = trio.current_time() + duration_s
             async with trio.open_nursery() as watchers:
+                watchers.start_soon(keep_flushing)
                 if handle_signals:
                     watchers.start_soon(_stop_on_signal, capture_scope)
                 if stop is not None:
