@@ -6,7 +6,13 @@ from wdp.capture.source import SourceError, parse_source
 def test_parses_url_with_parameters():
     s = parse_source("udp://0.0.0.0:5500?format=nexmon&router_id=r1&environment_id=lab&timeout=2")
     assert (s.host, s.port, s.format, s.router_id, s.environment_id, s.silence_timeout_s) == (
-        "0.0.0.0", 5500, "nexmon", "r1", "lab", 2.0)
+        "0.0.0.0",
+        5500,
+        "nexmon",
+        "r1",
+        "lab",
+        2.0,
+    )
 
 
 def test_defaults_and_overrides():

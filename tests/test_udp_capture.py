@@ -26,9 +26,20 @@ class CountingParser(PacketParser):
             raise PacketError("short", "empty")
         values = np.frombuffer(data[1:], dtype=np.int8).astype(np.float32)
         return [
-            CsiFrame(host_time_ns, host_time_ns, self.router_id, self.environment_id,
-                     self.stats.packets, values.reshape(1, 1, -1), np.arange(values.size),
-                     np.array([np.nan]), float("nan"), float("nan"), float("nan"), "sim")
+            CsiFrame(
+                host_time_ns,
+                host_time_ns,
+                self.router_id,
+                self.environment_id,
+                self.stats.packets,
+                values.reshape(1, 1, -1),
+                np.arange(values.size),
+                np.array([np.nan]),
+                float("nan"),
+                float("nan"),
+                float("nan"),
+                "sim",
+            )
         ]
 
 

@@ -68,6 +68,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_record)
 
+    p = commands.add_parser("simulate", help="simulate a scenario into a recording")
+    p.add_argument("--scenario", help="built-in scenario name or a TOML file")
+    p.add_argument("--list", action="store_true", help="list the built-in scenarios")
+    p.add_argument(
+        "--seconds",
+        type=_positive_seconds,
+        default=None,
+        help="simulated seconds (default: the scenario's duration)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--profile",
+        choices=["intel5300", "esp32", "nexmon"],
+        default=None,
+        help="hardware profile for every router (default: the scenario's)",
+    )
+    p.add_argument("--environment-id", type=_ident, default="sim")
+    p.add_argument("--out", type=Path, help="recording to write (.h5)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_cmd_simulate)
+
     p = commands.add_parser("inspect", help="summarize a recording")
     p.add_argument("recording", type=Path)
     p.set_defaults(run=_cmd_inspect)
@@ -126,6 +147,35 @@ def _cmd_record(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from wdp.sim.scenario import list_scenarios, load_scenario
+    from wdp.sim.simulate import simulate
+
+    if args.list:
+        for name in list_scenarios():
+            print(f"{name:18} {load_scenario(name).description}")
+        return EXIT_OK
+    if not args.scenario or args.out is None:
+        raise _UserError("--scenario and --out are required (or --list)")
+    _refuse_overwrite(args.out)
+    scenario = load_scenario(args.scenario)
+    report = simulate(
+        scenario,
+        args.out,
+        seed=args.seed,
+        seconds=args.seconds,
+        profile=args.profile,
+        environment_id=args.environment_id,
+        progress=not args.quiet,
+    )
+    frames = ", ".join(f"{rid} {n}" for rid, n in report.frames.items())
+    print(
+        f"simulated {report.seconds:g} s of {scenario.name} (seed {args.seed}): frames {frames}, "
+        f"{report.truth_rows} truth rows, {report.falls} falls -> {report.out}"
+    )
+    return EXIT_OK
+
+
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from wdp.recorder import format_summary, summarize
 
@@ -137,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     from wdp.capture.formats import CaptureFileError
     from wdp.capture.source import SourceError
     from wdp.recorder import RecordingError
+    from wdp.sim.scenario import ScenarioError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -146,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.run(args)
-    except (CaptureFileError, SourceError, RecordingError, _UserError) as exc:
+    except (CaptureFileError, SourceError, RecordingError, ScenarioError, _UserError) as exc:
         print(f"wdp {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except OSError as exc:  # e.g. port in use, unwritable output

@@ -14,9 +14,15 @@ from wdp.recorder.schema import (
     RouterInfo,
     UndeclaredRouterError,
 )
+from wdp.recorder.truth import ACTIVITIES, FallTruth, Truth, TruthRows, TruthSpec
 from wdp.recorder.writer import Recorder
 
 __all__ = [
+    "ACTIVITIES",
+    "FallTruth",
+    "Truth",
+    "TruthRows",
+    "TruthSpec",
     "SCHEMA_VERSION",
     "Recorder",
     "Recording",

@@ -23,6 +23,7 @@ import numpy as np
 from wdp.capture.formats.base import RawRecords
 from wdp.capture.frame import CsiFrame, FrameBatch, sort_key
 from wdp.recorder import schema
+from wdp.recorder import truth as truth_mod
 from wdp.recorder.schema import RecordingError, RouterInfo
 
 #: Frames read per HDF5 read when iterating; bounds memory whatever the file size.
@@ -184,6 +185,17 @@ class Recording:
         try:
             self._closed_ds.refresh()
             return bool(self._closed_ds[()])
+        except _H5_ERRORS as e:
+            raise RecordingError(f"{self.path}: damaged wdp recording ({_first_line(e)})") from None
+
+    def truth(self) -> truth_mod.Truth | None:
+        """The recording's ground truth (simulated recordings), or None."""
+        try:
+            return truth_mod.read(self._file[schema.TRUTH_GROUP])
+        except RecordingError as e:
+            raise RecordingError(f"{self.path}: {e}") from None
+        except KeyError:
+            return None
         except _H5_ERRORS as e:
             raise RecordingError(f"{self.path}: damaged wdp recording ({_first_line(e)})") from None
 

@@ -31,6 +31,7 @@ import wdp
 from wdp.capture.formats.base import RawRecords
 from wdp.capture.frame import CsiFrame, FrameBatch
 from wdp.recorder import schema
+from wdp.recorder import truth as truth_mod
 from wdp.recorder.schema import RecordingError, RouterInfo, UndeclaredRouterError
 
 #: Bytes per frame besides csi and rssi: 3 int64, 3 float32, int32 layout, 3 uint16 shape.
@@ -452,6 +453,7 @@ class Recorder:
         chunk_frames: int = schema.CHUNK_FRAMES,
         overwrite: bool = False,
         wall_clock_ns: Callable[[], int] = time.time_ns,
+        truth: truth_mod.TruthSpec | None = None,
     ) -> None:
         self.path = Path(path)
         infos = tuple(routers)
@@ -482,6 +484,11 @@ class Recorder:
             ) from None
         try:
             self._routers = self._create(infos, source, config, chunk_frames)
+            self._truth = None
+            if truth is not None:
+                group = self._file[schema.TRUTH_GROUP]
+                truth_mod.create(group, truth)
+                self._truth = truth_mod.TruthWriter(group, truth)
             self._file.flush()
             self._file.swmr_mode = True
         except BaseException:
@@ -584,6 +591,15 @@ class Recorder:
         self._payload_bytes += len(data) + _RAW_RECORD_BYTES
         self.poll()
 
+    def append_truth(self, rows: truth_mod.TruthRows) -> None:
+        """Record ground-truth rows (only in a file opened with a ``truth`` spec)."""
+        if self._closed:
+            raise RecordingError(f"{self.path}: the recorder is closed")
+        if self._truth is None:
+            raise RecordingError(f"{self.path}: opened without a truth spec")
+        self._guard(self._truth.append, rows)
+        self.poll()
+
     def _guard(self, fn, *args) -> None:
         try:
             fn(*args)
@@ -611,6 +627,8 @@ class Recorder:
             self._file.flush()
             for w in self._routers.values():
                 w.commit()
+            if self._truth is not None:
+                self._truth.commit()
             self._file.flush()
         except (OSError, RuntimeError) as e:
             raise RecordingError(f"{self.path}: cannot write ({_first_line(e)})") from None

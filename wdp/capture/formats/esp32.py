@@ -281,6 +281,65 @@ def parse_row(line: bytes, header: dict[str, int] | None = None) -> Row:
     )
 
 
+#: The header line ESP32-CSI-Tool prints before its rows (the columns ``encode_row`` writes).
+TOOL_HEADER = (
+    b"type,role,mac,rssi,rate,sig_mode,mcs,bandwidth,smoothing,not_sounding,aggregation,"
+    b"stbc,fec_coding,sgi,noise_floor,ampdu_cnt,channel,secondary_channel,local_timestamp,"
+    b"ant,sig_len,rx_state,real_time_set,real_timestamp,len,CSI_DATA"
+)
+
+
+def encode_row(
+    csi: np.ndarray,
+    *,
+    rssi: int = -50,
+    noise_floor: int = -95,
+    channel: int = 6,
+    secondary_channel: int = 0,
+    sig_mode: int = 0,
+    cwb: int = 0,
+    stbc: int = 0,
+    rate: int = 11,
+    mcs: int = 0,
+    local_timestamp: int = 0,
+    real_timestamp: float = 0.0,
+    sig_len: int = 38,
+    mac: str = "aa:bb:cc:dd:ee:ff",
+    role: str = "PASSIVE",
+) -> bytes:
+    """One ``CSI_DATA,...`` line (no newline) in ESP32-CSI-Tool's layout: the inverse of
+    ``parse_row``, for the simulator and tests.
+
+    ``csi`` is the raw buffer in buffer order (ESP-IDF's layout for the packet, e.g.
+    LLTF ``0..31, -32..-1`` for a legacy packet), integer-valued complex numbers whose
+    parts fit int8; each becomes an (imaginary, real) pair as the hardware writes it.
+    """
+    values = np.asarray(csi).reshape(-1)
+    re, im = np.real(values), np.imag(values)
+    if not (np.all(re == np.round(re)) and np.all(im == np.round(im))):
+        raise ValueError("ESP32 CSI values must be integers (quantise before encoding)")
+    if values.size and (min(re.min(), im.min()) < -128 or max(re.max(), im.max()) > 127):
+        raise ValueError("ESP32 CSI values must fit int8 (-128..127)")
+    if layout_for(values.size, secondary_channel, sig_mode, cwb, stbc) is None:
+        raise ValueError(
+            f"{values.size} subcarriers fit no ESP-IDF layout for secondary channel "
+            f"{secondary_channel}, sig_mode {sig_mode}, bandwidth {cwb}, stbc {stbc}"
+        )
+    if not _MAC.match(mac.encode()):
+        raise ValueError(f"not a MAC address: {mac!r}")
+    if not role.isalnum():
+        raise ValueError(f"role must be a plain word (it is a CSV field), got {role!r}")
+    pairs = np.empty((values.size, 2), dtype=np.int64)
+    pairs[:, 0] = im
+    pairs[:, 1] = re
+    ctrl = [rssi, rate, sig_mode, mcs, cwb, 0, 0, 0, stbc, 0, 0, noise_floor, 0, channel,
+            secondary_channel, local_timestamp & 0xFFFFFFFF, 0, sig_len, 0]  # fmt: skip
+    real = [int(real_timestamp != 0), f"{real_timestamp:.6f}"]
+    fields = ["CSI_DATA", role, mac, *map(int, ctrl), *real, 2 * values.size]
+    body = " ".join(map(str, pairs.reshape(-1).tolist()))
+    return (",".join(map(str, fields)) + ",[" + body + " ]").encode("ascii")
+
+
 class _Stamper:
     """Row index and unwrapped local_timestamp, shared by the file reader and the parser."""
 
