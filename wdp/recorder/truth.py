@@ -122,26 +122,42 @@ def create(group: h5py.Group, spec: TruthSpec) -> None:
 
 
 class TruthWriter:
-    """Appends truth rows; ``commit`` records how many are durable (after a flush)."""
+    """Appends truth rows, buffered and written a chunk at a time (a compressed chunk
+    rewritten at every small append would leave its old copies as dead space);
+    ``write_all`` before a flush, ``commit`` after it records how many rows are durable."""
 
     def __init__(self, group: h5py.Group, spec: TruthSpec) -> None:
         self.group = group
         self.spec = spec
         self.written = 0
+        self._pending: list[dict[str, np.ndarray]] = []
+        self._pending_n = 0
 
     def append(self, rows: TruthRows) -> None:
         n = len(rows)
         if n == 0:
             return
-        a, b = self.written, self.written + n
+        columns = {}
         for name, (dtype, trailing) in _ROWS.items():
-            value = np.asarray(getattr(rows, name), dtype=dtype)
+            value = np.array(getattr(rows, name), dtype=dtype)  # a copy: callers may reuse
             expected = (n, *trailing(self.spec.max_people))
             if value.shape != expected:
                 raise ValueError(f"truth {name} must have shape {expected}, got {value.shape}")
+            columns[name] = value
+        self._pending.append(columns)
+        self._pending_n += n
+        if self._pending_n >= ROW_CHUNK:
+            self.write_all()
+
+    def write_all(self) -> None:
+        if not self._pending:
+            return
+        a, b = self.written, self.written + self._pending_n
+        for name in _ROWS:
             ds = self.group[name]
             ds.resize(b, axis=0)
-            ds[a:b] = value
+            ds[a:b] = np.concatenate([p[name] for p in self._pending])
+        self._pending, self._pending_n = [], 0
         self.written = b
 
     def commit(self) -> None:

@@ -624,6 +624,8 @@ class Recorder:
         try:
             for w in self._routers.values():
                 w.write_all()
+            if self._truth is not None:
+                self._truth.write_all()
             self._file.flush()
             for w in self._routers.values():
                 w.commit()
