@@ -100,6 +100,8 @@ def test_cli_simulate_and_its_errors(capsys, tmp_path):
         == 0
     )
     assert "simulated 1 s of two_crossing" in capsys.readouterr().out
+    assert main(["inspect", str(out)]) == 0
+    assert "truth: 100 rows, people " in capsys.readouterr().out
     assert main(["simulate", "--list"]) == 0
     assert "busy_room" in capsys.readouterr().out
     assert main(["simulate", "--scenario", "no_such", "--out", str(tmp_path / "x.h5")]) == 1

@@ -47,6 +47,31 @@ class RouterSummary:
 
 
 @attrs.frozen(slots=True)
+class TruthSummary:
+    """Ground truth (simulated recordings): rows, people, peak occupancy, falls."""
+
+    rows: int
+    people: tuple[str, ...]
+    max_occupancy: int
+    falls: int
+    falls_recovered: int
+
+
+def _truth_summary(rec) -> TruthSummary | None:
+    truth = rec.truth()
+    if truth is None:
+        return None
+    falls = truth.spec.falls
+    return TruthSummary(
+        rows=len(truth.rows),
+        people=tuple(n for n in truth.spec.person_names if n),
+        max_occupancy=int(truth.rows.occupancy.max()) if len(truth.rows) else 0,
+        falls=len(falls),
+        falls_recovered=sum(f.recovered_ns >= 0 for f in falls),
+    )
+
+
+@attrs.frozen(slots=True)
 class RecordingSummary:
     path: str
     file_bytes: int
@@ -57,6 +82,7 @@ class RecordingSummary:
     start_time_ns: int
     start_time_iso: str
     routers: tuple[RouterSummary, ...]
+    truth: TruthSummary | None = None
 
     @property
     def frames(self) -> int:
@@ -130,6 +156,7 @@ def summarize(path: str | os.PathLike) -> RecordingSummary:
         a = rec.attrs
         routers = tuple(_router_summary(rec, info) for info in rec.routers)
         closed = rec.closed_cleanly
+        truth = _truth_summary(rec)
     return RecordingSummary(
         path=str(path),
         file_bytes=path.stat().st_size,
@@ -140,6 +167,7 @@ def summarize(path: str | os.PathLike) -> RecordingSummary:
         start_time_ns=a.start_time_ns,
         start_time_iso=a.start_time_iso,
         routers=routers,
+        truth=truth,
     )
 
 
@@ -184,4 +212,10 @@ def format_summary(s: RecordingSummary) -> str:
             lines.append(f"    shapes (tx x rx x subcarriers): {shapes}")
             lines.append(f"    subcarrier index sets: {r.subcarrier_sets}")
         lines.append(f"    raw records: {r.raw_records}")
+    t = s.truth
+    if t is not None:
+        lines.append(
+            f"  truth: {t.rows} rows, people {', '.join(t.people) or 'none'}, "
+            f"occupancy up to {t.max_occupancy}, falls {t.falls} ({t.falls_recovered} recovered)"
+        )
     return "\n".join(lines)
