@@ -106,3 +106,30 @@ def test_console_script_runs():
         [sys.executable, "-m", "wdp.cli", "--version"], capture_output=True, text=True, check=True
     )
     assert result.stdout.startswith("wdp ")
+
+
+def test_token_command_mints_a_token_the_server_accepts(capsys, tmp_path, monkeypatch):
+    from wdp.config import load_config
+    from wdp.server.auth import Verifier
+
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(
+        capsys,
+        "token",
+        "--sub",
+        "alice",
+        "--roles",
+        "admin",
+        "--environments",
+        "room_001,room_002",
+        "--ttl",
+        "30m",
+    )
+    assert code == 0, err
+    principal = Verifier.from_config(load_config(environ={}).auth, ".wdp").verify(out.strip())
+    assert principal.subject == "alice" and principal.is_admin
+    assert principal.environments == {"room_001", "room_002"}
+    code, _, err = run(capsys, "token", "--sub", "alice", "--ttl", "400d")
+    assert code == 1 and "ttl" in err
+    with pytest.raises(SystemExit):
+        main(["token", "--sub", "alice", "--ttl", "soon"])

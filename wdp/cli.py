@@ -39,6 +39,23 @@ def _positive_seconds(value: str) -> float:
     return seconds
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(value: str) -> float:
+    """Seconds from '90', '90s', '30m', '1h' or '1d'."""
+    text = value.strip().lower()
+    unit = _UNITS.get(text[-1:], None)
+    number = text[:-1] if unit else text
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {value!r} (e.g. 30m, 1h)") from None
+    if not (0 < seconds < 10**9):
+        raise argparse.ArgumentTypeError("must be a positive duration")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wdp", description="WiFi CSI sensing server and tools.")
     parser.add_argument("--version", action="version", version=f"wdp {__version__}")
@@ -88,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="recording to write (.h5)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_simulate)
+
+    p = commands.add_parser("token", help="mint an access token with the configured key")
+    p.add_argument("--config", type=Path, default=None, help="wdp.toml")
+    p.add_argument("--sub", required=True, help="who the token is for")
+    p.add_argument("--roles", default="viewer", help="comma-separated: viewer, admin")
+    p.add_argument("--environments", default="*", help="comma-separated ids, or *")
+    p.add_argument("--ttl", type=_duration, default=3600.0, help="lifetime, e.g. 30m, 1h, 1d")
+    p.set_defaults(run=_cmd_token)
 
     p = commands.add_parser("inspect", help="summarize a recording")
     p.add_argument("recording", type=Path)
@@ -176,6 +201,32 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_token(args: argparse.Namespace) -> int:
+    from wdp.config import load_config
+    from wdp.server.auth import Verifier, mint
+
+    config = load_config(args.config)
+    if config.auth.algorithm != "HS256":
+        raise _UserError(
+            "wdp token signs with the HS256 secret; with RS256/ES256 your "
+            "identity provider issues the tokens"
+        )
+    key = Verifier.from_config(config.auth, config.state_dir).key
+    envs = (
+        "*"
+        if args.environments.strip() == "*"
+        else [e.strip() for e in args.environments.split(",") if e.strip()]
+    )
+    roles = [r.strip() for r in args.roles.split(",") if r.strip()]
+    try:
+        print(
+            mint(config.auth, key, subject=args.sub, roles=roles, environments=envs, ttl_s=args.ttl)
+        )
+    except ValueError as exc:
+        raise _UserError(str(exc)) from None
+    return EXIT_OK
+
+
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from wdp.recorder import format_summary, summarize
 
@@ -186,6 +237,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     from wdp.capture.formats import CaptureFileError
     from wdp.capture.source import SourceError
+    from wdp.config import ConfigError
     from wdp.recorder import RecordingError
     from wdp.sim.scenario import ScenarioError
 
@@ -197,7 +249,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.run(args)
-    except (CaptureFileError, SourceError, RecordingError, ScenarioError, _UserError) as exc:
+    except (
+        CaptureFileError,
+        SourceError,
+        RecordingError,
+        ScenarioError,
+        ConfigError,
+        _UserError,
+    ) as exc:
         print(f"wdp {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except OSError as exc:  # e.g. port in use, unwritable output

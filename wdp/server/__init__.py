@@ -1,0 +1,1 @@
+"""The server: HTTP front door, WebSocket API, authentication."""
