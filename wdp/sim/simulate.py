@@ -24,6 +24,7 @@ import attrs
 import numpy as np
 from tqdm import tqdm
 
+from wdp.capture.frame import CsiFrame
 from wdp.capture.packets import PacketParser
 from wdp.recorder import FallTruth, Recorder, RouterInfo, TruthRows, TruthSpec
 from wdp.sim.channel import Channel
@@ -45,8 +46,6 @@ class _SimRouter:
     channel: Channel
     radio: Radio
     parser: PacketParser
-    packets: int = 0
-    frames: int = 0
 
 
 @attrs.frozen(slots=True)
@@ -120,16 +119,31 @@ def truth_rows(scenario: Scenario, times: np.ndarray) -> TruthRows:
     )
 
 
-def _step(router: _SimRouter, scenario: Scenario, rec: Recorder, a: float, b: float) -> None:
-    """Simulate one router's packets in [a, b) seconds and record them."""
+@attrs.frozen(slots=True, eq=False)
+class SimStep:
+    """One step of a simulation: per router the datagrams it sent (bytes and the time
+    they were received, on the scenario clock) and the frames wdp's parser made of
+    them, plus the truth rows of the step."""
+
+    start_s: float
+    stop_s: float
+    datagrams: dict[str, list[tuple[bytes, int]]]
+    frames: dict[str, list[CsiFrame]]
+    truth: TruthRows | None
+
+
+def _step(router: _SimRouter, scenario: Scenario, a: float, b: float):
+    """One router's datagrams and frames in [a, b) seconds."""
+    datagrams: list[tuple[bytes, int]] = []
+    frames: list[CsiFrame] = []
     first = int(np.ceil(a * router.rate_hz - 1e-9))
     last = int(np.ceil(b * router.rate_hz - 1e-9))
     if last <= first:
-        return
+        return datagrams, frames
     slots = np.arange(first, last)
     schedule = router.radio.schedule(slots / router.rate_hz)
     if schedule.times.shape[0] == 0:
-        return
+        return datagrams, frames
     state = scenario.scene.evaluate(schedule.times)
     h = router.channel.response(state.positions, state.cross_sections)
     prof = router.profile
@@ -141,11 +155,46 @@ def _step(router: _SimRouter, scenario: Scenario, rec: Recorder, a: float, b: fl
         for datagram in prof.encode(
             impaired.csi[i], timestamp_ns=time_ns, sequence=sequence, reference_power=reference
         ):
-            rec.append_raw_one(router.router_id, datagram, time_ns)
-            router.packets += 1
-            for frame in router.parser.feed(datagram, time_ns):
-                rec.append_frame(frame)
-                router.frames += 1
+            datagrams.append((datagram, time_ns))
+            frames.extend(router.parser.feed(datagram, time_ns))
+    return datagrams, frames
+
+
+def run_steps(
+    scenario: Scenario,
+    *,
+    seed: int = 0,
+    seconds: float | None = None,
+    profile: str | None = None,
+    environment_id: str = "sim",
+    step_s: float = STEP_S,
+):
+    """Simulate step by step (a generator of ``SimStep``); the last step also carries
+    the frames the parsers still held. ``seconds=None`` runs the scenario's duration."""
+    duration = scenario.duration if seconds is None else float(seconds)
+    if not (duration > 0):
+        raise ValueError(f"seconds must be positive, got {seconds!r}")
+    routers = _routers(scenario, seed, environment_id, profile)
+    steps = np.arange(0.0, duration, step_s)
+    for k, a in enumerate(steps):
+        b = min(a + step_s, duration)
+        datagrams, frames = {}, {}
+        for router in routers:
+            datagrams[router.router_id], frames[router.router_id] = _step(router, scenario, a, b)
+            if k == len(steps) - 1:
+                frames[router.router_id].extend(router.parser.flush())
+        t0 = int(np.ceil(a * TRUTH_RATE_HZ - 1e-9))
+        t1 = int(np.ceil(b * TRUTH_RATE_HZ - 1e-9))
+        truth = truth_rows(scenario, np.arange(t0, t1) / TRUTH_RATE_HZ) if t1 > t0 else None
+        yield SimStep(float(a), float(b), datagrams, frames, truth)
+
+
+def router_infos(scenario: Scenario, environment_id: str, profile: str | None) -> list[RouterInfo]:
+    """The routers a simulation of ``scenario`` records, in router-id order."""
+    return [
+        RouterInfo(rid, environment_id, get_profile(profile or scenario.routers[rid].profile).name)
+        for rid in sorted(scenario.routers)
+    ]
 
 
 def simulate(
@@ -166,8 +215,7 @@ def simulate(
     duration = scenario.duration if seconds is None else float(seconds)
     if not (duration > 0):
         raise ValueError(f"seconds must be positive, got {seconds!r}")
-    routers = _routers(scenario, seed, environment_id, profile)
-    infos = [RouterInfo(r.router_id, environment_id, r.profile.name) for r in routers]
+    infos = router_infos(scenario, environment_id, profile)
     config = {
         "simulate": {
             "scenario": scenario.name,
@@ -176,37 +224,33 @@ def simulate(
             "profile": profile,
             "environment_id": environment_id,
             "routers": {
-                r.router_id: {"profile": r.profile.name, "rate_hz": r.rate_hz} for r in routers
+                rid: {"profile": info.hw_format, "rate_hz": scenario.routers[rid].sample_rate_hz}
+                for rid, info in zip(sorted(scenario.routers), infos, strict=True)
             },
         },
         "scenario_toml": scenario.to_toml(),
     }
     spec = truth_spec(scenario, 0.0, duration)
+    packets = {info.router_id: 0 for info in infos}
+    frame_counts = dict(packets)
     truth_count = 0
-    steps = np.arange(0.0, duration, STEP_S)
     source = f"simulate {scenario.name} seed {seed}"
+    steps = run_steps(
+        scenario, seed=seed, seconds=duration, profile=profile, environment_id=environment_id
+    )
     with Recorder(
         out, routers=infos, source=source, config=config, truth=spec, wall_clock_ns=lambda: 0
     ) as rec:
-        for a in tqdm(steps, unit="s", disable=not progress, desc="simulate"):
-            b = min(a + STEP_S, duration)
-            for router in routers:
-                _step(router, scenario, rec, a, b)
-            t0 = int(np.ceil(a * TRUTH_RATE_HZ - 1e-9))
-            t1 = int(np.ceil(b * TRUTH_RATE_HZ - 1e-9))
-            if t1 > t0:
-                rows = truth_rows(scenario, np.arange(t0, t1) / TRUTH_RATE_HZ)
-                rec.append_truth(rows)
-                truth_count += len(rows)
-        for router in routers:
-            for frame in router.parser.flush():
-                rec.append_frame(frame)
-                router.frames += 1
-    return SimReport(
-        out,
-        duration,
-        {r.router_id: r.packets for r in routers},
-        {r.router_id: r.frames for r in routers},
-        truth_count,
-        len(spec.falls),
-    )
+        total = int(np.ceil(duration / STEP_S))
+        for step in tqdm(steps, total=total, unit="step", disable=not progress, desc="simulate"):
+            for rid, datagrams in step.datagrams.items():
+                for data, time_ns in datagrams:
+                    rec.append_raw_one(rid, data, time_ns)
+                packets[rid] += len(datagrams)
+                for frame in step.frames[rid]:
+                    rec.append_frame(frame)
+                frame_counts[rid] += len(step.frames[rid])
+            if step.truth is not None:
+                rec.append_truth(step.truth)
+                truth_count += len(step.truth)
+    return SimReport(out, duration, packets, frame_counts, truth_count, len(spec.falls))
