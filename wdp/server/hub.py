@@ -1,0 +1,246 @@
+"""The event hub: every event is encoded once and offered to every matching subscriber.
+
+``publish(event)`` runs synchronously in the pipeline's task: it turns the event into
+its message once, and for each connection's matching subscriptions it picks the
+projection (pose data with low-confidence persons, keypoints or velocities left out),
+encodes each distinct projection once (``SharedMessage``), and hands it to the
+connection's ``Outbox``. A connection adds only its own ``metadata`` (client id and
+its own sequence number) when it sends: the shared part is spliced, not re-encoded; a
+compressed subscription's shared part is deflated once, and each connection
+compresses only its metadata tail from a copy of the shared compressor's state.
+
+Backpressure (DESIGN rule 6): latest-value streams (``pose_data``,
+``pose_data_trajectory``) keep at most ``buffer_size`` pending messages per subscription,
+dropping the oldest (counted; the client sees the gap in ``metadata.sequence``) and are
+sent at most ``max_fps`` per second; discrete events are never dropped: a connection
+whose queue of discrete events exceeds ``MAX_PENDING_EVENTS`` is marked as fallen behind
+and disconnected with close code 4008.
+"""
+
+from __future__ import annotations
+
+import collections
+import zlib
+from collections.abc import Iterable
+
+import attrs
+import orjson
+import trio
+
+from wdp.server.subscriptions import Subscription
+
+#: Discrete events a connection may have waiting before it is disconnected.
+MAX_PENDING_EVENTS = 512
+#: Latest-value streams: the newest ``buffer_size`` messages wait, older ones are dropped.
+LATEST_VALUE_TYPES = frozenset({"pose_data", "pose_data_trajectory"})
+#: Small deflate state, so copying the compressor per connection is cheap.
+_WBITS = {"gzip": 16 + 12, "deflate": 12}
+_MEM_LEVEL = 4
+
+
+class SharedMessage:
+    """One projection of one event, encoded once: ``prefix`` is the message's JSON up to
+    (not including) its metadata; compressed variants are made on first use."""
+
+    __slots__ = ("kind", "prefix", "_compressors")
+
+    def __init__(self, kind: str, message: dict) -> None:
+        self.kind = kind
+        body = orjson.dumps(
+            {"type": message["type"], "timestamp": message["timestamp"], "data": message["data"]}
+        )
+        self.prefix = body[:-1] + b',"metadata":'
+        self._compressors: dict[str, tuple[bytes, object]] = {}
+
+    def text(self, metadata: dict) -> str:
+        return (self.prefix + orjson.dumps(metadata) + b"}").decode()
+
+    def compressed(self, metadata: dict, method: str) -> bytes:
+        """The whole message deflated (gzip or raw zlib), for a binary frame."""
+        shared = self._compressors.get(method)
+        if shared is None:
+            comp = zlib.compressobj(6, zlib.DEFLATED, _WBITS[method], _MEM_LEVEL)
+            head = comp.compress(self.prefix) + comp.flush(zlib.Z_SYNC_FLUSH)
+            shared = self._compressors[method] = (head, comp)
+        head, comp = shared
+        tail = comp.copy()
+        return head + tail.compress(orjson.dumps(metadata) + b"}") + tail.flush()
+
+
+def _severity(kind: str, data: dict) -> str | None:
+    if kind == "performance_update":
+        alerts = data.get("alerts") or []
+        order = ("info", "warning", "error", "critical")
+        worst = max(
+            (order.index(a.get("severity", "info")) for a in alerts if a.get("severity") in order),
+            default=0,
+        )
+        return order[worst]
+    return data.get("severity")
+
+
+def _project(sub: Subscription, kind: str, data: dict) -> tuple | None:
+    """The projection key of ``data`` for ``sub``, or None when nothing is to be sent."""
+    if kind == "pose_data":
+        keep = tuple(
+            i
+            for i, p in enumerate(data.get("persons", []))
+            if (p.get("confidence") or 0.0) >= sub.min_confidence
+        )
+        return ("pose", keep, sub.include_keypoints, sub.include_velocity, sub.include_dense_pose)
+    if kind in ("pose_data_trajectory", "tracking_update", "activity_event"):
+        conf = data.get("confidence")
+        if conf is not None and conf < sub.min_confidence:
+            return None
+    if sub.event_types is not None and data.get("event_type") not in sub.event_types:
+        return None
+    if sub.severity is not None and _severity(kind, data) not in sub.severity:
+        return None
+    return ("whole",)
+
+
+def _apply(message: dict, key: tuple) -> dict:
+    if key[0] != "pose":
+        return message
+    _, keep, keypoints, velocity, dense = key
+    persons = []
+    source = message["data"]["persons"]
+    for i in keep:
+        p = dict(source[i])
+        if not keypoints:
+            p.pop("keypoints", None)
+        if not dense:
+            p.pop("dense_pose", None)
+        if not velocity and isinstance(p.get("activity"), dict):
+            p["activity"] = {k: v for k, v in p["activity"].items() if k != "velocity"}
+        persons.append(p)
+    return {**message, "data": {**message["data"], "persons": persons}}
+
+
+@attrs.define(slots=True, eq=False)
+class _Queue:
+    latest: bool
+    max_fps: float
+    items: collections.deque
+    next_send: float = 0.0
+    dropped: int = 0
+
+
+class Outbox:
+    """What one connection still has to send, per subscription."""
+
+    def __init__(self, client_id: str, principal_may_see, clock=trio.current_time) -> None:
+        self.client_id = client_id
+        self._may_see = principal_may_see
+        self._clock = clock
+        self.subscriptions: dict[str, Subscription] = {}
+        self._queues: dict[str, _Queue] = {}
+        self._events: collections.deque = collections.deque()  # discrete, never dropped
+        self._control: collections.deque = collections.deque()  # acks, errors, heartbeats
+        self.fallen_behind = False
+        self.wakeup = trio.Event()
+        self.sequence = 0
+
+    # -- subscriptions (the connection's reader changes them) --
+    def set_subscriptions(self, subs: Iterable[Subscription]) -> None:
+        self.subscriptions = {s.id: s for s in subs}
+        self._queues = {
+            s.id: _Queue(
+                s.event_type in LATEST_VALUE_TYPES,
+                s.max_fps,
+                collections.deque(maxlen=s.buffer_size),
+            )
+            for s in self.subscriptions.values()
+        }
+
+    def matching(self, kind: str, environment_id: str | None):
+        for sub in self.subscriptions.values():
+            if sub.event_type != kind:
+                continue
+            if environment_id is not None:
+                if not self._may_see(environment_id):
+                    continue
+                if sub.environments is not None and environment_id not in sub.environments:
+                    continue
+            yield sub
+
+    # -- the hub offers --
+    def offer(self, sub: Subscription, shared: SharedMessage) -> None:
+        queue = self._queues[sub.id]
+        if queue.latest:
+            if len(queue.items) == queue.items.maxlen:
+                queue.dropped += 1
+            queue.items.append((sub, shared))
+        else:
+            if len(self._events) >= MAX_PENDING_EVENTS:
+                self.fallen_behind = True
+            else:
+                self._events.append((sub, shared))
+        self.wakeup.set()
+
+    def control(self, message: dict) -> None:
+        """A message of the connection itself (ack, error, heartbeat), sent before events."""
+        self._control.append(message)
+        self.wakeup.set()
+
+    # -- the connection's writer takes --
+    def take(self) -> tuple[Subscription | None, SharedMessage | dict | None, float | None]:
+        """The next message due: a control message (a dict), or an event's shared
+        encoding with its subscription; or (None, None, when) with the time the next
+        one is due (None: nothing is waiting)."""
+        if self._control:
+            return None, self._control.popleft(), None
+        if self._events:
+            sub, shared = self._events.popleft()
+            return sub, shared, None
+        now = self._clock()
+        soonest = None
+        for queue in self._queues.values():
+            if not queue.items:
+                continue
+            if now >= queue.next_send:
+                sub, shared = queue.items.popleft()
+                queue.next_send = now + 1.0 / queue.max_fps
+                return sub, shared, None
+            soonest = queue.next_send if soonest is None else min(soonest, queue.next_send)
+        return None, None, soonest
+
+    @property
+    def control_pending(self) -> int:
+        return len(self._control)
+
+    @property
+    def dropped(self) -> int:
+        return sum(q.dropped for q in self._queues.values())
+
+    def next_metadata(self, compression: str | None = None) -> dict:
+        self.sequence += 1
+        meta = {"client_id": self.client_id, "sequence": self.sequence}
+        if compression:
+            meta["compression"] = compression
+        return meta
+
+
+class Hub:
+    """Fans events out to the connected outboxes."""
+
+    def __init__(self) -> None:
+        self.outboxes: set[Outbox] = set()
+        self.published = 0
+
+    def publish(self, event) -> None:
+        message = event.to_message()
+        kind = message["type"]
+        environment_id = getattr(event, "environment_id", None)
+        data = message["data"]
+        cache: dict[tuple, SharedMessage] = {}
+        self.published += 1
+        for outbox in self.outboxes:
+            for sub in outbox.matching(kind, environment_id):
+                key = _project(sub, kind, data)
+                if key is None:
+                    continue
+                shared = cache.get(key)
+                if shared is None:
+                    shared = cache[key] = SharedMessage(kind, _apply(message, key))
+                outbox.offer(sub, shared)
