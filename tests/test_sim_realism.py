@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 from wdp.capture.formats import read_capture
-from wdp.dsp import sanitize_phase, timing_offset_s
+from wdp.dsp import phase_spread, sanitize_phase, strongest_chain, timing_offset_s
 from wdp.sim.impairments import Radio
 from wdp.sim.motion import Person, Scene, Walk
 from wdp.sim.profiles import get_profile
@@ -108,21 +108,6 @@ def simulate(profile, times, bodies=None, seed=0, tx=TX, rx=RX, **impairments):
 
 
 # --------------------------------------------------------------------------- statistics
-
-
-def strongest_chain(csi):
-    power = np.mean(np.abs(csi) ** 2, axis=(0, 3))
-    t, r = np.unravel_index(np.argmax(power), power.shape)
-    return csi[:, t, r, :].astype(np.complex128)
-
-
-def phase_spread(phase):
-    """Median over frames of the RMS over bins of each bin's deviation from its
-    circular mean over time."""
-    z = np.exp(1j * phase)
-    mean = z.mean(axis=0)
-    dev = np.angle(z * np.conj(mean / np.maximum(np.abs(mean), 1e-300)))
-    return float(np.median(np.sqrt(np.mean(dev**2, axis=1))))
 
 
 def statistics(csi, subcarriers, blocks):
