@@ -1,0 +1,263 @@
+"""The WebSocket API over a real socket: auth, default subscriptions, subscribe, errors,
+disconnect, rate limits, slow consumers."""
+
+import functools
+import time
+from contextlib import asynccontextmanager
+
+import orjson
+import pytest
+import trio
+import trio_websocket
+
+from wdp.config import AuthConfig, ServerConfig
+from wdp.pipeline.events import PoseFrame
+from wdp.server.auth import Verifier, mint
+from wdp.server.connection import ConnectionContext, serve_connection
+from wdp.server.http import ConnectionLimits, Routes, serve_http
+from wdp.server.hub import Hub
+
+KEY = b"k" * 40
+AUTH = AuthConfig()
+
+
+def token(envs=("room_001",), roles=("viewer",), ttl=600):
+    return mint(AUTH, KEY, subject="t", roles=list(roles), environments=list(envs), ttl_s=ttl)
+
+
+@asynccontextmanager
+async def server(**config):
+    ctx = ConnectionContext(ServerConfig(**config), Verifier(AUTH, KEY), Hub())
+    routes = Routes(
+        websocket_paths=frozenset({"/ws/v1", "/api/v1/stream/pose"}),
+        websocket=lambda w, r: serve_connection(w, r, ctx),
+    )
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(
+            functools.partial(
+                serve_http, routes, host="127.0.0.1", port=0, limits=ConnectionLimits(100, 100)
+            )
+        )
+        yield port, ctx
+        nursery.cancel_scope.cancel()
+
+
+def pose(env="room_001", frame=1, persons=()):
+    return PoseFrame(
+        timestamp_ns=time.time_ns(),
+        frame_id=frame,
+        environment_id=env,
+        processing_time_ms=None,
+        persons=persons,
+        model_version="test",
+        csi_quality=0.9,
+        frame_rate=10.0,
+    )
+
+
+async def receive(ws, timeout=5):
+    with trio.fail_after(timeout):
+        return orjson.loads(await ws.get_message())
+
+
+def connect(port, query="", path="/ws/v1", **kw):
+    return trio_websocket.open_websocket("127.0.0.1", port, f"{path}?{query}", use_ssl=False, **kw)
+
+
+async def test_default_subscriptions_deliver_pose_data_of_allowed_environments_only():
+    async with server() as (port, ctx):
+        async with connect(
+            port, f"token={token()}&client_id=dash", subprotocols=["wifi-densepose-v1"]
+        ) as ws:
+            assert ws.subprotocol == "wifi-densepose-v1"
+            status = await receive(ws)
+            assert status["type"] == "connection_status"
+            assert status["data"]["client_id"] == "dash"
+            assert status["metadata"] == {"client_id": "dash", "sequence": 1}
+            ctx.hub.publish(pose("room_002", 1))
+            ctx.hub.publish(pose("room_001", 2))
+            msg = await receive(ws)
+            assert msg["type"] == "pose_data" and msg["data"]["frame_id"] == 2
+            assert msg["metadata"]["sequence"] == 2
+
+
+async def test_alias_path_and_header_token():
+    async with server() as (port, ctx):
+        headers = [(b"authorization", f"Bearer {token()}".encode())]
+        async with connect(port, path="/api/v1/stream/pose", extra_headers=headers) as ws:
+            assert (await receive(ws))["type"] == "connection_status"
+
+
+@pytest.mark.parametrize(
+    "query, code, close",
+    [
+        ("", "TOKEN_MISSING", 4001),
+        ("token=garbage", "TOKEN_INVALID", 4001),
+        ("token=" + "x" * 9000, "TOKEN_INVALID", 4001),
+    ],
+)
+async def test_bad_tokens_get_an_error_then_a_close(query, code, close):
+    async with server() as (port, ctx):
+        async with connect(port, query) as ws:
+            msg = await receive(ws)
+            assert msg["type"] == "error" and msg["data"]["error_code"] == code
+            with pytest.raises(trio_websocket.ConnectionClosed) as exc:
+                await receive(ws)
+            assert exc.value.reason.code == close
+
+
+async def test_expired_token_mid_connection():
+    async with server() as (port, ctx):
+        async with connect(port, f"token={token(ttl=1)}") as ws:
+            assert (await receive(ws))["type"] == "connection_status"
+            msg = await receive(ws, timeout=10)
+            while msg["type"] != "token_expired":
+                msg = await receive(ws, timeout=10)
+            with pytest.raises(trio_websocket.ConnectionClosed) as exc:
+                await receive(ws)
+            assert exc.value.reason.code == 4002
+
+
+async def test_subscribe_ack_errors_and_disconnect():
+    async with server() as (port, ctx):
+        async with connect(port, f"token={token()}&subscriptions=none") as ws:
+            await receive(ws)
+            ctx.hub.publish(pose())  # nothing subscribed: nothing arrives
+            await ws.send_message(
+                orjson.dumps(
+                    {
+                        "type": "subscribe",
+                        "data": {
+                            "subscriptions": [
+                                {
+                                    "event_type": "pose_data",
+                                    "filters": {"min_confidence": 0.5},
+                                    "throttle": {"max_fps": 10, "buffer_size": 5},
+                                },
+                                {
+                                    "event_type": "activity_event",
+                                    "filters": {"event_types": ["fall_detected"]},
+                                },
+                            ]
+                        },
+                    }
+                ).decode()
+            )
+            ack = await receive(ws)
+            assert ack["type"] == "ack" and ack["data"]["message_type"] == "subscribe"
+            ids = [s["subscription_id"] for s in ack["data"]["active_subscriptions"]]
+            assert len(ids) == 2
+            ctx.hub.publish(pose(frame=7))
+            assert (await receive(ws))["data"]["frame_id"] == 7
+            for bad, code in [
+                ("{", "INVALID_JSON"),
+                ('{"type": "fly", "data": {}}', "UNKNOWN_MESSAGE_TYPE"),
+                (
+                    '{"type": "unsubscribe", "data": {"subscription_ids": ["sub_nope"]}}',
+                    "SUBSCRIPTION_ERROR",
+                ),
+                (
+                    orjson.dumps(
+                        {
+                            "type": "update_subscription",
+                            "data": {"subscription_id": ids[0], "filters": {"min_confidence": 2}},
+                        }
+                    ).decode(),
+                    "SUBSCRIPTION_ERROR",
+                ),
+                (
+                    '{"type": "subscribe", "data": {"subscriptions": [{"event_type": "pose_data",'
+                    ' "filters": {"environment_id": "room_009"}}]}}',
+                    "FORBIDDEN",
+                ),
+            ]:
+                await ws.send_message(bad)
+                err = await receive(ws)
+                assert err["type"] == "error" and err["data"]["error_code"] == code, bad
+            await ws.send_message(
+                orjson.dumps(
+                    {
+                        "type": "update_subscription",
+                        "data": {
+                            "subscription_id": ids[0],
+                            "filters": {"min_confidence": 0.8, "max_fps": 5},
+                        },
+                    }
+                ).decode()
+            )
+            assert (await receive(ws))["data"]["message_type"] == "update_subscription"
+            await ws.send_message('{"type": "disconnect", "data": {}}')
+            assert (await receive(ws))["type"] == "disconnect"
+            with pytest.raises(trio_websocket.ConnectionClosed) as exc:
+                await receive(ws)
+            assert exc.value.reason.code == 1000
+
+
+async def test_rate_limit_then_disconnect_for_abuse():
+    async with server() as (port, ctx):
+        async with connect(port, f"token={token()}") as ws:
+            await receive(ws)
+            await ws.send_message('{"type": "heartbeat", "data": {}}')
+            assert (await receive(ws))["type"] == "heartbeat"
+            await ws.send_message('{"type": "heartbeat", "data": {}}')
+            err = await receive(ws)
+            assert err["data"]["error_code"] == "RATE_LIMIT_EXCEEDED"
+            assert err["data"]["details"]["limit"] == 1
+            with pytest.raises(trio_websocket.ConnectionClosed) as exc:
+                for _ in range(30):
+                    await ws.send_message('{"type": "heartbeat", "data": {}}')
+                    await receive(ws)
+            assert exc.value.reason.code == 1008
+
+
+async def test_oversized_message_closes_1009_and_others_keep_streaming():
+    async with server() as (port, ctx):
+        async with (
+            connect(port, f"token={token()}") as good,
+            connect(port, f"token={token()}") as bad,
+        ):
+            await receive(good)
+            await receive(bad)
+            await bad.send_message("x" * 70000)
+            with pytest.raises(trio_websocket.ConnectionClosed) as exc:
+                await receive(bad)
+            assert exc.value.reason.code == 1009
+            ctx.hub.publish(pose(frame=3))
+            assert (await receive(good))["data"]["frame_id"] == 3
+
+
+async def test_compressed_subscription_is_binary_and_inflates_to_the_message():
+    import gzip
+
+    async with server() as (port, ctx):
+        async with connect(port, f"token={token()}&compression=gzip") as ws:
+            await receive(ws)
+            ctx.hub.publish(pose(frame=9))
+            with trio.fail_after(5):
+                raw = await ws.get_message()
+            assert isinstance(raw, bytes)
+            msg = orjson.loads(gzip.decompress(raw))
+            assert msg["data"]["frame_id"] == 9 and msg["metadata"]["compression"] == "gzip"
+
+
+async def test_a_stalled_client_does_not_delay_the_others():
+    async with server(send_timeout_s=0.5) as (port, ctx):
+        stalled_stream = await trio.open_tcp_stream("127.0.0.1", port)
+        key = "dGhlIHNhbXBsZSBub25jZQ=="
+        await stalled_stream.send_all(
+            f"GET /ws/v1?token={token()} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        async with connect(port, f"token={token()}") as live:
+            await receive(live)
+            big = tuple()  # frames are small; the stalled socket fills over many sends
+            start = trio.current_time()
+            for i in range(3000):
+                ctx.hub.publish(pose(frame=i, persons=big))
+                if i % 100 == 0:
+                    msg = await receive(live, timeout=2)
+                    assert msg["type"] == "pose_data"
+                await trio.sleep(0)
+            assert trio.current_time() - start < 20
+        await stalled_stream.aclose()
