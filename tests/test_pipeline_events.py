@@ -87,8 +87,9 @@ SPEC_EXAMPLES = {
                        "analytics.enable_fall_detection": true},
         "applied_by": "admin_user", "requires_restart": false}}""",
 }
-#: Keys we add to the spec's: room coordinates beside pixels, and the fall's id.
-EXTRA_KEYS = {"x_m", "y_m", "z_m", "fall_id"}
+#: Keys we add to the spec's: room coordinates beside pixels, the fall's id, and the
+#: environment of events whose ids are per environment.
+EXTRA_KEYS = {"x_m", "y_m", "z_m", "fall_id", "environment_id"}
 
 
 def assert_shape(ours: object, spec: object, path: str = "") -> None:

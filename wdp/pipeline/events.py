@@ -20,8 +20,10 @@ server's to add). What we add to the spec, everywhere alike:
   (it has no image); it may lie outside the image (then ``visible`` is false for
   keypoints). A person's position is the floor point under the pelvis (``z_m`` = 0).
 - ``environment_id`` is an attribute of every pipeline event so the hub can route and
-  filter it; it is serialized only where the spec has it (``pose_data``,
-  ``occupancy_update``).
+  filter it; it is serialized in ``pose_data`` and ``occupancy_update`` (as the spec
+  has it) and, added by us, first in the data of ``tracking_update``,
+  ``pose_data_trajectory``, ``activity_event`` and ``analytics_stream``: track ids and
+  fall ids are per environment, so a dashboard of several rooms needs it.
 - ``activity_event`` data ends with ``fall_id``, shared by every message about one fall.
 - Numbers are rounded for the wire: pixels to 0.1, metres and m/s to 0.001, confidences
   and other 0..1 figures to 0.001, seconds to 0.001, milliseconds to 0.01. Non-finite
@@ -455,6 +457,7 @@ class TrackingUpdate:
             self.TYPE,
             self.timestamp_ns,
             {
+                "environment_id": self.environment_id,
                 "track_id": self.track_id,
                 "person_id": self.person_id,
                 "event": self.event,
@@ -486,6 +489,7 @@ class TrajectoryUpdate:
             self.TYPE,
             self.timestamp_ns,
             {
+                "environment_id": self.environment_id,
                 "track_id": self.track_id,
                 "person_id": self.person_id,
                 "trajectory": [p.to_data() for p in self.trajectory],
@@ -525,6 +529,7 @@ class ActivityEvent:
             self.TYPE,
             self.timestamp_ns,
             {
+                "environment_id": self.environment_id,
                 "event_type": self.event_type,
                 "severity": self.severity,
                 "person_id": self.person_id,
@@ -606,6 +611,7 @@ class AnalyticsStream:
             self.TYPE,
             self.timestamp_ns,
             {
+                "environment_id": self.environment_id,
                 "window": self.window,
                 "metrics": {
                     "occupancy": {
