@@ -114,3 +114,14 @@ def test_vectorised_unwrap_equals_counter_clock(values):
     clock = CounterClock(16, 3)
     expected = [clock(v) for v in values]
     assert unwrap_counter(np.array(values, np.int64), 16, 3).tolist() == expected
+
+
+def test_batch_concat_pads_to_the_largest_shape():
+    a = FrameBatch.from_frames([make_frame(n_tx=1, ts=0, seq=0), make_frame(n_tx=1, ts=1, seq=1)])
+    b = FrameBatch.from_frames([make_frame(n_tx=3, n_sub=6, ts=2, seq=2)])
+    both = FrameBatch.concat([a, b])
+    assert both.csi.shape == (3, 3, 2, 6) and len(both) == 3
+    for x, y in zip([*a.frames(), *b.frames()], both.frames(), strict=True):
+        assert x.same_as(y)
+    with pytest.raises(ValueError):
+        FrameBatch.concat([])

@@ -154,6 +154,51 @@ class FrameBatch:
             yield self.frame(i)
 
     @classmethod
+    def concat(cls, batches: list[FrameBatch]) -> FrameBatch:
+        """Batches of one router, one after the other, padded to their largest shape."""
+        if not batches:
+            raise ValueError("concat needs at least one batch")
+        if len(batches) == 1:
+            return batches[0]
+        first = batches[0]
+        if any(b.router_id != first.router_id for b in batches):
+            raise ValueError("a batch holds frames of one router only")
+        t, r, s = (max(b.csi.shape[i] for b in batches) for i in (1, 2, 3))
+        n = sum(len(b) for b in batches)
+        csi = np.zeros((n, t, r, s), dtype=np.complex64)
+        sub = np.zeros((n, s), dtype=np.int16)
+        rssi = np.full((n, r), np.nan, dtype=np.float32)
+        i = 0
+        for b in batches:
+            j = i + len(b)
+            _, bt, br, bs = b.csi.shape
+            csi[i:j, :bt, :br, :bs] = b.csi
+            sub[i:j, :bs] = b.subcarriers
+            rssi[i:j, :br] = b.rssi_dbm
+            i = j
+        columns = {
+            name: np.concatenate([getattr(b, name) for b in batches])
+            for name in (
+                "timestamp_ns",
+                "host_time_ns",
+                "sequence",
+                "shape",
+                "noise_floor_dbm",
+                "center_freq_mhz",
+                "bandwidth_mhz",
+            )
+        }
+        return cls(
+            router_id=first.router_id,
+            environment_id=first.environment_id,
+            hw_format=first.hw_format,
+            csi=csi,
+            subcarriers=sub,
+            rssi_dbm=rssi,
+            **columns,
+        )
+
+    @classmethod
     def from_frames(cls, frames: list[CsiFrame]) -> FrameBatch:
         """Pack frames of one router (at least one) into columns."""
         if not frames:
