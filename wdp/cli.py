@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from pathlib import Path
 
 import trio
+from tqdm import tqdm
 
 from wdp import __version__
 from wdp.ids import IDENTIFIER_RULE, is_identifier
@@ -54,6 +56,20 @@ def _duration(value: str) -> float:
     if not (0 < seconds < 10**9):
         raise argparse.ArgumentTypeError("must be a positive duration")
     return seconds
+
+
+def _speed(value: str) -> float:
+    if value.strip().lower() == "max":
+        return math.inf
+    try:
+        speed = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"speed must be 'max' or a number, got {value!r}"
+        ) from None
+    if not (0 < speed <= 10**6):
+        raise argparse.ArgumentTypeError("speed must be positive")
+    return speed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,6 +129,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--environments", default="*", help="comma-separated ids, or *")
     p.add_argument("--ttl", type=_duration, default=3600.0, help="lifetime, e.g. 30m, 1h, 1d")
     p.set_defaults(run=_cmd_token)
+
+    from wdp.inference.evaluation import add_eval_arguments, run_eval
+    from wdp.inference.training import add_train_arguments, run_train
+
+    p = commands.add_parser("train", help="train the pose model on simulated data")
+    add_train_arguments(p)
+    p.set_defaults(run=run_train)
+
+    p = commands.add_parser("eval", help="evaluate a model beside baselines on held-out data")
+    add_eval_arguments(p)
+    p.set_defaults(run=run_eval)
+
+    p = commands.add_parser("replay", help="replay a recording through the pipeline")
+    p.add_argument("recording", type=Path)
+    p.add_argument("--emit", type=Path, default=None, help="write every event as JSON lines")
+    p.add_argument("--speed", type=_speed, default=math.inf, help="max (default) or a factor")
+    p.add_argument("--model", type=Path, default=None, help="model file (default: shipped)")
+    p.add_argument("--workers", type=int, default=1, choices=range(1, 17), metavar="N")
+    p.add_argument(
+        "--compare-truth",
+        action="store_true",
+        help="print figures against the recording's ground truth",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_cmd_replay)
 
     p = commands.add_parser("inspect", help="summarize a recording")
     p.add_argument("recording", type=Path)
@@ -227,6 +268,62 @@ def _cmd_token(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from wdp.pipeline.compare import compare, format_comparison
+    from wdp.pipeline.replay import encode_event, replay
+    from wdp.recorder import open_recording
+
+    with open_recording(args.recording) as rec:
+        truth = rec.truth()
+        total = sum(rec.frame_count(r.router_id) for r in rec.routers)
+        closed = rec.closed_cleanly
+    if args.compare_truth and truth is None:
+        raise _UserError(f"{args.recording} has no ground truth to compare with")
+    if not closed:
+        print(
+            f"wdp replay: warning: {args.recording} was not closed cleanly; "
+            "replaying what it holds",
+            file=sys.stderr,
+        )
+    if args.emit is not None:
+        _refuse_overwrite(args.emit)
+    events = []
+    out = open(args.emit, "wb") if args.emit is not None else None
+    try:
+        with tqdm(total=total, unit="frame", disable=args.quiet, desc="replay") as bar:
+
+            def emit(event) -> None:
+                if out is not None:
+                    out.write(encode_event(event))
+                if args.compare_truth:
+                    events.append(event)
+
+            report = trio.run(
+                lambda: replay(
+                    args.recording,
+                    emit,
+                    speed=args.speed,
+                    model_path=args.model,
+                    workers=args.workers,
+                    progress=bar.update,
+                )
+            )
+    except BaseException:
+        if out is not None:
+            out.close()
+            args.emit.unlink(missing_ok=True)  # no half-written event file
+        raise
+    if out is not None:
+        out.close()
+    print(
+        f"replayed {report.frames} frames: {report.windows} windows, {report.events} events"
+        + (f" -> {args.emit}" if args.emit else "")
+    )
+    if args.compare_truth:
+        print(format_comparison(compare(events, truth)))
+    return EXIT_OK
+
+
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from wdp.recorder import format_summary, summarize
 
@@ -238,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     from wdp.capture.formats import CaptureFileError
     from wdp.capture.source import SourceError
     from wdp.config import ConfigError
+    from wdp.inference.model import ModelError
     from wdp.recorder import RecordingError
     from wdp.sim.scenario import ScenarioError
 
@@ -255,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         RecordingError,
         ScenarioError,
         ConfigError,
+        ModelError,
         _UserError,
     ) as exc:
         print(f"wdp {args.command}: error: {exc}", file=sys.stderr)

@@ -41,7 +41,10 @@ async def run_sim_source(
     task_status.started()
     for round_ in range(10**9 if loop else 1):
         steps = run_steps(
-            scenario, seed=seed + round_, profile=profile, environment_id=environment_id,
+            scenario,
+            seed=seed + round_,
+            profile=profile,
+            environment_id=environment_id,
             step_s=LIVE_STEP_S,
         )
         offset_ns = int(round(offset_s * 1e9))

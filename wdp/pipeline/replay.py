@@ -1,0 +1,144 @@
+"""``wdp replay``: a recording through the whole pipeline, its events written in order.
+
+Every environment of the recording gets an ``EnvironmentRunner`` with a model for its
+hardware; frames are fed in the reader's one deterministic order and windows run as
+soon as the frames allow (see ``runner``), so the events are a pure function of the
+recording: the same bytes on every run, at any ``speed`` (``math.inf``: as fast as
+possible; 1.0: real time) and with any number of worker threads.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+import orjson
+import trio
+
+from wdp.camera import Camera
+from wdp.inference.model import Model, ModelError
+from wdp.pipeline.environment import PipelineConfig
+from wdp.pipeline.events import PipelineEvent
+from wdp.pipeline.runner import EnvironmentRunner
+from wdp.recorder import RecordingError, open_recording
+from wdp.recorder.playback import run_playback_source
+
+#: The shipped models, by hardware profile.
+MODELS_DIR = Path(__file__).resolve().parents[1] / "inference" / "models"
+#: A room assumed for the camera of a recording that does not describe its room.
+DEFAULT_ROOM = (5.0, 4.0, 2.7)
+
+
+#: Shipped model files by hardware profile (``tools/train_default.sh`` makes them).
+SHIPPED_MODELS = {"intel5300": "default.npz"}
+
+
+def default_model_path(profile: str) -> Path | None:
+    name = SHIPPED_MODELS.get(profile)
+    return None if name is None else MODELS_DIR / name
+
+
+def load_model_for(profile: str, path: str | Path | None = None) -> Model:
+    """The given model file, or the shipped one for ``profile`` (ModelError otherwise)."""
+    if path is None:
+        path = default_model_path(profile)
+        if path is None or not path.exists():
+            raise ModelError(
+                f"no model for {profile} hardware is shipped; train one with "
+                f"'wdp train' and pass it with --model"
+            )
+    return Model.load(path, profile=profile)
+
+
+def camera_of(truth_camera: dict | None) -> Camera:
+    """The recording's camera (simulated recordings carry it), else the default camera
+    of a 5 x 4 x 2.7 m room."""
+    if truth_camera:
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in truth_camera.items()}
+        return Camera(**values)
+
+    width, depth, height = DEFAULT_ROOM
+    return Camera.for_room(types.SimpleNamespace(width=width, depth=depth, height=height))
+
+
+@attrs.frozen(slots=True)
+class ReplayReport:
+    frames: int
+    windows: int
+    events: int
+    environments: tuple[str, ...]
+    closed_cleanly: bool
+
+
+def encode_event(event: PipelineEvent) -> bytes:
+    """One event as a line of JSON (the spec's message shape; key order fixed)."""
+    return orjson.dumps(event.to_message()) + b"\n"
+
+
+async def replay(
+    path: str | Path,
+    emit: Callable[[PipelineEvent], None],
+    *,
+    speed: float = math.inf,
+    model_path: str | Path | None = None,
+    workers: int = 1,
+    config: PipelineConfig | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ReplayReport:
+    """Replay ``path``; ``emit`` gets every event in order. RecordingError/ModelError for
+    a file that cannot be replayed at all."""
+    with open_recording(path) as rec:
+        routers = rec.routers
+        truth = rec.truth()
+        closed = rec.closed_cleanly
+    if not routers:
+        raise RecordingError(f"{path}: the recording has no routers")
+    camera = camera_of(truth.spec.camera if truth is not None else None)
+    envs: dict[str, list] = {}
+    for info in routers:
+        envs.setdefault(info.environment_id, []).append(info)
+    runners = {}
+    for env, infos in sorted(envs.items()):
+        profiles = {i.hw_format for i in infos}
+        if len(profiles) != 1:
+            raise ModelError(
+                f"environment {env} mixes {', '.join(sorted(profiles))} hardware; "
+                "a model takes one kind"
+            )
+        model = load_model_for(profiles.pop(), model_path)
+        runners[env] = EnvironmentRunner(env, [i.router_id for i in infos], model, camera, config)
+    limiter = trio.CapacityLimiter(max(1, workers))
+    frames = windows = events = 0
+    send, receive = trio.open_memory_channel(16)
+
+    def deliver(batch: list[PipelineEvent]) -> None:
+        nonlocal events
+        for event in batch:
+            emit(event)
+        events += len(batch)
+
+    async def play() -> None:
+        async with send:
+            await run_playback_source(path, send, speed=speed)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(play)
+        async with receive:
+            async for item in receive:
+                frames += len(item.frames)
+                env = item.frames[0].environment_id if item.frames else None
+                runner = runners.get(env)
+                if runner is None:
+                    continue
+                runner.add(item.frames)
+                batch = await trio.to_thread.run_sync(runner.advance, limiter=limiter)
+                deliver(batch)
+                if progress is not None:
+                    progress(len(item.frames))
+    for env in sorted(runners):
+        deliver(runners[env].finish())
+        windows += runners[env].windows
+    return ReplayReport(frames, windows, events, tuple(sorted(runners)), closed)
