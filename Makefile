@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	WDP=$(BIN)/wdp tools/import_samples.sh
+	$(BIN)/wdp serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -27,7 +27,11 @@ async def test_sim_source_streams_in_real_time_and_loops(autojump_clock):
     sc = load_scenario("empty_room")
     send, receive = trio.open_memory_channel(10)
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(lambda: run_sim_source(sc, send, environment_id="lab", profile="esp32"))
+        nursery.start_soon(
+            lambda: run_sim_source(
+                sc, send, environment_id="lab", profile="esp32", clock_origin_ns=0
+            )
+        )
         t0 = trio.current_time()
         n = int(sc.duration * 100) + 50  # a loop and a half second more
         items = await collect(receive, lambda it: sum(len(i.frames) for i in it) >= n)

@@ -122,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_simulate)
 
+    p = commands.add_parser("serve", help="run the server (with no config: the demo)")
+    p.add_argument("--config", type=Path, default=None, help="wdp.toml")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--model", type=Path, default=None, help="model file (default: shipped)")
+    p.set_defaults(run=_cmd_serve)
+
     p = commands.add_parser("token", help="mint an access token with the configured key")
     p.add_argument("--config", type=Path, default=None, help="wdp.toml")
     p.add_argument("--sub", required=True, help="who the token is for")
@@ -239,6 +246,52 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         f"simulated {report.seconds:g} s of {scenario.name} (seed {args.seed}): frames {frames}, "
         f"{report.truth_rows} truth rows, {report.falls} falls -> {report.out}"
     )
+    return EXIT_OK
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from wdp.app import serve
+    from wdp.config import load_config
+    from wdp.server.auth import Verifier, mint
+
+    overrides: dict = {"server": {}}
+    if args.host is not None:
+        overrides["server"]["host"] = args.host
+    if args.port is not None:
+        overrides["server"]["port"] = args.port
+    config = load_config(args.config, overrides=overrides)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(
+                lambda task_status: serve(config, model_path=args.model, task_status=task_status)
+            )
+            host = config.server.host
+            print(
+                f"wdp serve: listening on http://{host}:{port}/ "
+                f"(WebSocket ws://{host}:{port}/ws/v1)",
+                flush=True,
+            )
+            if config.auth.algorithm == "HS256" and not config.auth.secret_file:
+                key = Verifier.from_config(config.auth, config.state_dir).key
+                token = mint(
+                    config.auth,
+                    key,
+                    subject="developer",
+                    roles=["viewer", "admin"],
+                    environments="*",
+                    ttl_s=config.auth.max_lifetime_s,
+                )
+                print(
+                    f"development token (valid {config.auth.max_lifetime_s / 3600:g} h):\n"
+                    f"{token}\nstream: ws://{host}:{port}/ws/v1?token={token}",
+                    flush=True,
+                )
+
+    try:
+        trio.run(main)
+    except KeyboardInterrupt:
+        print("wdp serve: stopped", file=sys.stderr)
     return EXIT_OK
 
 

@@ -31,12 +31,17 @@ async def run_sim_source(
     profile: str | None = None,
     loop: bool = True,
     speed: float = 1.0,
+    clock_origin_ns: int | None = None,
     task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Send ``Captured`` items until the scenario ends (or forever with ``loop``)."""
+    """Send ``Captured`` items until the scenario ends (or forever with ``loop``).
+
+    Frame timestamps are the scenario clock plus ``clock_origin_ns`` (default: the wall
+    clock at the start, so a live demo's events carry the time of day)."""
     if not speed > 0:
         raise ValueError("speed must be positive")
     start = trio.current_time()
+    origin_ns = time.time_ns() if clock_origin_ns is None else int(clock_origin_ns)
     offset_s = 0.0
     task_status.started()
     for round_ in range(10**9 if loop else 1):
@@ -47,7 +52,7 @@ async def run_sim_source(
             environment_id=environment_id,
             step_s=LIVE_STEP_S,
         )
-        offset_ns = int(round(offset_s * 1e9))
+        offset_ns = origin_ns + int(round(offset_s * 1e9))
         for step in steps:
             await trio.sleep_until(start + (offset_s + step.stop_s) / speed)
             now = time.time_ns()

@@ -1,0 +1,74 @@
+"""``wdp serve`` end to end: the demo room streams real pose data to a WebSocket client,
+REST needs a token, and every frame is recorded."""
+
+import functools
+
+import orjson
+import trio
+import trio_websocket
+
+from wdp.app import serve
+from wdp.config import load_config
+from wdp.recorder import open_recording
+from wdp.server.auth import Verifier, mint
+
+
+async def http_get(port, target):
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        await stream.send_all(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        data = b""
+        with trio.fail_after(10):
+            while chunk := await stream.receive_some(65536):
+                data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+async def test_demo_serves_pose_data_and_records(tmp_path):
+    config = load_config(
+        environ={},
+        overrides={
+            "server": {"port": 0},
+            "state_dir": str(tmp_path / "state"),
+            "recording": {"directory": str(tmp_path / "sessions")},
+        },
+    )
+    key = Verifier.from_config(config.auth, config.state_dir).key
+    token = mint(
+        config.auth, key, subject="t", roles=["viewer"], environments=["room_001"], ttl_s=600
+    )
+    other = mint(
+        config.auth, key, subject="t", roles=["viewer"], environments=["room_002"], ttl_s=600
+    )
+    with trio.fail_after(120):
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(functools.partial(serve, config))
+            status, body = await http_get(port, "/health")
+            assert status == 200 and orjson.loads(body)["ready"] is True
+            assert (await http_get(port, "/api/v1/environments"))[0] == 401
+            status, body = await http_get(port, f"/api/v1/environments?token={token}")
+            assert [e["environment_id"] for e in orjson.loads(body)["environments"]] == ["room_001"]
+            status, body = await http_get(port, f"/api/v1/environments?token={other}")
+            assert orjson.loads(body)["environments"] == []
+            async with trio_websocket.open_websocket(
+                "127.0.0.1", port, f"/ws/v1?token={token}", use_ssl=False
+            ) as ws:
+                poses = []
+                while len(poses) < 3:
+                    msg = orjson.loads(await ws.get_message())
+                    if msg["type"] == "pose_data":
+                        poses.append(msg)
+            data = poses[-1]["data"]
+            assert data["environment_id"] == "room_001"
+            assert data["processing_time_ms"] > 0
+            assert data["metadata"]["model_version"].startswith("intel5300-v1")
+            frames = [p["data"]["frame_id"] for p in poses]
+            assert frames == sorted(frames)
+            status, body = await http_get(port, "/metrics")
+            assert status == 200 and b'wdp_events_total{type="pose_data"}' in body
+            nursery.cancel_scope.cancel()
+    files = sorted((tmp_path / "sessions").glob("*.h5"))
+    assert files
+    with open_recording(files[0]) as rec:
+        assert rec.closed_cleanly and rec.frame_count("r1") > 50
