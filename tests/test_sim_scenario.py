@@ -25,6 +25,7 @@ BUILTINS = {
     "two_crossing",
     "enter_and_leave",
     "busy_room",
+    "demo_room",
 }
 
 
