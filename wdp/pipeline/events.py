@@ -105,27 +105,8 @@ import attrs
 import numpy as np
 
 from wdp.camera import Camera
+from wdp.sim.body import KEYPOINT_NAMES  # COCO names in COCO order: one list, the skeleton's
 
-#: COCO keypoint names in COCO order (the model's and the truth's order).
-KEYPOINT_NAMES = (
-    "nose",
-    "left_eye",
-    "right_eye",
-    "left_ear",
-    "right_ear",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-)
 ACTIVITY_TYPES = ("standing", "walking", "sitting", "lying", "falling")
 TRACKING_EVENTS = ("track_started", "track_updated", "track_lost", "track_ended")
 FALL_SEVERITIES = ("high", "critical")

@@ -48,7 +48,7 @@ import attrs
 import numpy as np
 
 from wdp.capture.clock import CounterClock, unwrap_counter
-from wdp.capture.formats.base import CaptureFileError, FileImport, RawRecords
+from wdp.capture.formats.base import CaptureFileError, FileImport, RawRecords, read_capture_bytes
 from wdp.capture.frame import CsiFrame, FrameBatch
 from wdp.capture.packets import PacketError, PacketParser
 
@@ -319,12 +319,7 @@ def sniff(head: bytes) -> bool:
 def read_file(path: str | Path, *, router_id: str, environment_id: str) -> FileImport:
     """Import an Atheros CSI Tool log: every valid report before and after any damage."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CaptureFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if not data:
-        raise CaptureFileError(f"{path}: empty file")
+    data = read_capture_bytes(path)
     arr = np.frombuffer(data, dtype=np.uint8)
     big = _byte_order(data, arr)
     not_ours = f"{path}: no Atheros CSI Tool records found; not an Atheros CSI Tool log?"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import attrs
 import numpy as np
 
@@ -13,6 +15,17 @@ class CaptureFileError(Exception):
 
     The message is one clear line meant for the user, never a traceback.
     """
+
+
+def read_capture_bytes(path) -> bytes:
+    """A capture file's bytes; CaptureFileError (one line) when unreadable or empty."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise CaptureFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not data:
+        raise CaptureFileError(f"{path}: empty file")
+    return data
 
 
 @attrs.frozen(slots=True, eq=False)
