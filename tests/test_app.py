@@ -4,6 +4,7 @@ REST needs a token, and every frame is recorded."""
 import functools
 
 import orjson
+import pytest
 import trio
 import trio_websocket
 
@@ -41,11 +42,14 @@ async def test_demo_serves_pose_data_and_records(tmp_path):
     other = mint(
         config.auth, key, subject="t", roles=["viewer"], environments=["room_002"], ttl_s=600
     )
+    stop = trio.Event()
     with trio.fail_after(120):
         async with trio.open_nursery() as nursery:
-            port = await nursery.start(functools.partial(serve, config))
+            port = await nursery.start(functools.partial(serve, config, stop=stop))
             status, body = await http_get(port, "/health")
             assert status == 200 and orjson.loads(body)["ready"] is True
+            status, body = await http_get(port, "/metrics")
+            assert status == 200 and b"wdp_frames_total" in body
             assert (await http_get(port, "/api/v1/environments"))[0] == 401
             status, body = await http_get(port, f"/api/v1/environments?token={token}")
             assert [e["environment_id"] for e in orjson.loads(body)["environments"]] == ["room_001"]
@@ -59,16 +63,26 @@ async def test_demo_serves_pose_data_and_records(tmp_path):
                     msg = orjson.loads(await ws.get_message())
                     if msg["type"] == "pose_data":
                         poses.append(msg)
+                # graceful stop: the client is told, then closed with 1001
+                stop.set()
+                kinds = []
+                with pytest.raises(trio_websocket.ConnectionClosed) as closed:
+                    while True:
+                        kinds.append(orjson.loads(await ws.get_message())["type"])
+                assert closed.value.reason.code == 1001 and kinds[-1] == "disconnect"
             data = poses[-1]["data"]
             assert data["environment_id"] == "room_001"
             assert data["processing_time_ms"] > 0
             assert data["metadata"]["model_version"].startswith("intel5300-v1")
             frames = [p["data"]["frame_id"] for p in poses]
             assert frames == sorted(frames)
-            status, body = await http_get(port, "/metrics")
-            assert status == 200 and b'wdp_events_total{type="pose_data"}' in body
-            nursery.cancel_scope.cancel()
+            # serve returns by itself after a graceful stop
     files = sorted((tmp_path / "sessions").glob("*.h5"))
     assert files
     with open_recording(files[0]) as rec:
         assert rec.closed_cleanly and rec.frame_count("r1") > 50
+        # drained, not cut: every frame up to the last recorded one is there
+        times = [f.timestamp_ns for f in rec.frames()]
+        assert len(times) == rec.frame_count("r1") and all(
+            b - a < 50_000_000 for a, b in zip(times, times[1:], strict=False)
+        )

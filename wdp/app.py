@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import time
 from pathlib import Path
 
@@ -29,6 +28,8 @@ from wdp.capture.source import parse_source
 from wdp.capture.udp import Captured, bind_udp, run_udp_capture
 from wdp.config import Config
 from wdp.dsp import warm_up
+from wdp.pipeline.events import HardwareEvent, SystemEvent
+from wdp.pipeline.performance import PERFORMANCE_INTERVAL_S, PerformanceMonitor
 from wdp.pipeline.replay import camera_of, load_model_for
 from wdp.pipeline.runner import EnvironmentRunner
 from wdp.recorder import RollingRecorder, RouterInfo
@@ -120,6 +121,37 @@ def _sources(config: Config):
     return envs, None
 
 
+async def _source(run, send: trio.MemorySendChannel) -> None:
+    """Run a source; its channel closes when it ends, however it ends."""
+    async with send:
+        await run(send)
+
+
+def _hardware_event(item: RouterDisconnected | RouterReconnected) -> HardwareEvent:
+    now = time.time_ns()
+    if isinstance(item, RouterDisconnected):
+        log.warning("router %s silent for %.1f s", item.router_id, item.silent_for_s)
+        return HardwareEvent(
+            now,
+            "router_disconnected",
+            item.router_id,
+            "warning",
+            "Router connection lost. Attempting reconnection...",
+            last_seen_ns=item.last_seen_ns,
+            reconnect_attempts=item.reconnect_attempts,
+            environment_id=item.environment_id,
+        )
+    return HardwareEvent(
+        now,
+        "router_reconnected",
+        item.router_id,
+        "info",
+        f"Router back after {item.downtime_s:.1f} s",
+        reconnect_attempts=item.reconnect_attempts,
+        environment_id=item.environment_id,
+    )
+
+
 async def _run_udp(source, parser, send):
     sock, source = bind_udp(source)
     await run_udp_capture(source, parser, send, sock=sock)
@@ -133,9 +165,10 @@ async def serve(
     config: Config,
     *,
     model_path: str | Path | None = None,
+    stop: trio.Event | None = None,
     task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run until cancelled."""
+    """Run until ``stop`` is set (then stop gracefully) or until cancelled."""
     started_ns = time.time_ns()
     envs_spec, demo = _sources(config)
     camera = camera_of(None) if demo is None else demo.camera
@@ -157,17 +190,27 @@ async def serve(
     record_send, record_receive = trio.open_memory_channel(1024)
     ingest_send, ingest_receive = trio.open_memory_channel(1024)
 
+    session_id = f"session_{started_ns}"
+    counters = {"frames": 0, "windows": 0, "window_s": 0.0}
+
     async def ingest() -> None:
-        async for item in ingest_receive:
-            if isinstance(item, Captured):
-                metrics.frames.labels(item.router_id).inc(len(item.frames))
-                await record_send.send(item)
-                if item.frames:
-                    env = environments.get(item.frames[0].environment_id)
-                    if env is not None:
-                        await env.channel.send(item.frames)
-            elif isinstance(item, RouterDisconnected | RouterReconnected):
-                log.warning("%s", item)
+        """Every captured burst to the recorder and to its environment's pipeline;
+        router liveness to the API. Ends when every source has closed its channel, and
+        then closes the recorder's and the pipelines' channels, so they drain and end."""
+        async with record_send, ingest_receive:
+            async for item in ingest_receive:
+                if isinstance(item, Captured):
+                    metrics.frames.labels(item.router_id).inc(len(item.frames))
+                    counters["frames"] += len(item.frames)
+                    await record_send.send(item)
+                    if item.frames:
+                        env = environments.get(item.frames[0].environment_id)
+                        if env is not None:
+                            await env.channel.send(item.frames)
+                else:
+                    hub.publish(_hardware_event(item))
+        for env in environments.values():
+            await env.channel.aclose()
 
     async def record() -> None:
         cfg = config.recording
@@ -201,6 +244,8 @@ async def serve(
             )
             per_window_s = (time.perf_counter() - t0) / len(ends)
             metrics.latency.observe(per_window_s)
+            counters["windows"] += len(ends)
+            counters["window_s"] += per_window_s * len(ends)
             for event in events:
                 if event.TYPE == "pose_data":  # the one wall-clock figure: stamped here
                     event = attrs.evolve(event, processing_time_ms=per_window_s * 1e3)
@@ -293,25 +338,64 @@ async def serve(
     routes.add("GET", "/api/v1/status", status)
     routes.add("GET", "/api/v1/environments", env_list)
     routes.add("GET", "/api/v1/pose/latest", latest_pose)
+
+    def system_event(event: str, status: str) -> SystemEvent:
+        return SystemEvent(
+            time.time_ns(),
+            event,
+            status,
+            session_id,
+            configuration={"environments": ",".join(sorted(environments))},
+            components={
+                "capture": "healthy",
+                "csi_processor": "healthy",
+                "neural_network": "healthy",
+                "tracker": "healthy",
+                "recorder": "healthy",
+            },
+        )
+
+    async def performance() -> None:
+        monitor = PerformanceMonitor()
+        while True:
+            await trio.sleep(PERFORMANCE_INTERVAL_S)
+            queued = sum(e.receive.statistics().current_buffer_used for e in environments.values())
+            hub.publish(monitor.update(time.time_ns(), counters, queued))
+
     srv = config.server
+    stop = trio.Event() if stop is None else stop
     async with trio.open_nursery() as nursery:
         nursery.start_soon(record)
         nursery.start_soon(ingest)
         for env in environments.values():
             nursery.start_soon(pipeline, env)
-        port = await nursery.start(
-            functools.partial(
-                serve_http,
-                routes,
-                host=srv.host,
-                port=srv.port,
-                limits=ConnectionLimits(srv.max_connections, srv.max_connections_per_ip),
-                handshake_timeout_s=srv.handshake_timeout_s,
-                max_message_bytes=srv.max_message_bytes,
+        async with trio.open_nursery() as front:
+            port = await front.start(
+                functools.partial(
+                    serve_http,
+                    routes,
+                    host=srv.host,
+                    port=srv.port,
+                    limits=ConnectionLimits(srv.max_connections, srv.max_connections_per_ip),
+                    handshake_timeout_s=srv.handshake_timeout_s,
+                    max_message_bytes=srv.max_message_bytes,
+                )
             )
-        )
-        for _, runs in envs_spec.values():
-            for run in runs:
-                nursery.start_soon(run, ingest_send.clone())
-        task_status.started(port)
-        await trio.sleep(math.inf)
+            front.start_soon(performance)
+            async with trio.open_nursery() as sources:
+                for _, runs in envs_spec.values():
+                    for run in runs:
+                        sources.start_soon(_source, run, ingest_send.clone())
+                await ingest_send.aclose()
+                hub.publish(system_event("system_started", "running"))
+                task_status.started(port)
+                await stop.wait()
+                # Graceful stop: tell the clients, give them the grace period to go,
+                # then stop the sources; the recorder drains what was captured.
+                hub.publish(system_event("system_stopping", "stopping"))
+                ctx.shutdown.set()
+                with trio.move_on_after(srv.shutdown_grace_s):
+                    while ctx.connections:
+                        await trio.sleep(0.05)
+                sources.cancel_scope.cancel()
+            front.cancel_scope.cancel()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import signal
 import sys
 from pathlib import Path
 
@@ -262,9 +263,25 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides=overrides)
 
     async def main() -> None:
+        stop = trio.Event()
+
+        async def stop_on_signal() -> None:
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    print(
+                        "wdp serve: stopping (clients told, recordings closed)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    stop.set()
+                    return
+
         async with trio.open_nursery() as nursery:
+            nursery.start_soon(stop_on_signal)
             port = await nursery.start(
-                lambda task_status: serve(config, model_path=args.model, task_status=task_status)
+                lambda task_status: serve(
+                    config, model_path=args.model, stop=stop, task_status=task_status
+                )
             )
             host = config.server.host
             print(
@@ -288,10 +305,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                     flush=True,
                 )
 
-    try:
-        trio.run(main)
-    except KeyboardInterrupt:
-        print("wdp serve: stopped", file=sys.stderr)
+    trio.run(main)
     return EXIT_OK
 
 

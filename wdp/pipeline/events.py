@@ -663,12 +663,15 @@ class HardwareEvent:
     message: str
     last_seen_ns: int | None = None
     reconnect_attempts: int = attrs.field(default=0, converter=int)
+    environment_id: str | None = None  # the router's environment: who may see the event
 
     def to_message(self) -> dict:
+        env = {} if self.environment_id is None else {"environment_id": self.environment_id}
         return _message(
             self.TYPE,
             self.timestamp_ns,
             {
+                **env,
                 "event": self.event,
                 "router_id": self.router_id,
                 "severity": self.severity,

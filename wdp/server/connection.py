@@ -69,6 +69,8 @@ class ConnectionContext:
     #: Wall clock for message timestamps and token expiry (tests may fake it).
     wall_ns: Any = time.time_ns
     connections: int = 0
+    #: Set when the server shuts down: every connection says ``disconnect`` and closes 1001.
+    shutdown: trio.Event = attrs.field(factory=trio.Event)
 
 
 def _message(kind: str, data: dict) -> dict:
@@ -146,7 +148,13 @@ class _Connection:
                         close = close or exc
                     nursery.cancel_scope.cancel()
 
-                for fn in (self._reader, self._writer, self._heartbeat, self._expiry):
+                for fn in (
+                    self._reader,
+                    self._writer,
+                    self._heartbeat,
+                    self._expiry,
+                    self._shutdown,
+                ):
                     nursery.start_soon(guarded, fn)
         except* trio_websocket.ConnectionClosed:
             pass
@@ -326,6 +334,23 @@ class _Connection:
         while True:
             await trio.sleep(HEARTBEAT_S)
             self.outbox.control(_message("heartbeat", self._heartbeat_data()))
+
+    async def _shutdown(self) -> None:
+        await self.ctx.shutdown.wait()
+        with trio.move_on_after(self.ctx.config.send_timeout_s):
+            while self.outbox.events_pending:  # the last events first (system_stopping)
+                await trio.sleep(0.01)
+        self.outbox.control(
+            _message(
+                "disconnect",
+                {
+                    "reason": "server_shutdown",
+                    "message": "The server is shutting down",
+                },
+            )
+        )
+        await self._drain_control()
+        raise _Close(CLOSE_GOING_AWAY, "server shutting down")
 
     async def _expiry(self) -> None:
         left = self.principal.expires_at - self.ctx.wall_ns() / 1e9

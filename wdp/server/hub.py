@@ -206,6 +206,10 @@ class Outbox:
         return None, None, soonest
 
     @property
+    def events_pending(self) -> int:
+        return len(self._events)
+
+    @property
     def control_pending(self) -> int:
         return len(self._control)
 
