@@ -109,7 +109,14 @@ async def replay(
                 "a model takes one kind"
             )
         model = load_model_for(profiles.pop(), model_path)
-        runners[env] = EnvironmentRunner(env, [i.router_id for i in infos], model, camera, config)
+        runners[env] = EnvironmentRunner(
+            env,
+            [i.router_id for i in infos],
+            model,
+            camera,
+            config,
+            truth=None if truth is None else truth.rows,  # MOTA in analytics_stream
+        )
     limiter = trio.CapacityLimiter(max(1, workers))
     frames = windows = events = 0
     send, receive = trio.open_memory_channel(16)
