@@ -86,3 +86,40 @@ async def test_demo_serves_pose_data_and_records(tmp_path):
         assert len(times) == rec.frame_count("r1") and all(
             b - a < 50_000_000 for a, b in zip(times, times[1:], strict=False)
         )
+
+
+async def test_configured_environments_udp_and_recording_sources(tmp_path):
+    from pathlib import Path
+
+    recording = Path(__file__).resolve().parents[1] / "recordings" / "one_walker_intel5300.h5"
+    config = load_config(
+        environ={},
+        overrides={
+            "server": {"port": 0, "shutdown_grace_s": 1.0},
+            "state_dir": str(tmp_path / "state"),
+            "recording": {"directory": str(tmp_path / "sessions")},
+            "environments": {
+                "lab": {"routers": {"r1": {"source": f"replay:{recording}"}}},
+                "hall": {"routers": {"pi": {"source": "udp://127.0.0.1:0?format=intel5300"}}},
+            },
+        },
+    )
+    key = Verifier.from_config(config.auth, config.state_dir).key
+    token = mint(config.auth, key, subject="t", roles=["viewer"], environments="*", ttl_s=600)
+    stop = trio.Event()
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(functools.partial(serve, config, stop=stop))
+            status, body = await http_get(port, f"/api/v1/environments?token={token}")
+            envs = {e["environment_id"]: e for e in orjson.loads(body)["environments"]}
+            assert set(envs) == {"lab", "hall"}
+            assert envs["hall"]["routers"][0]["hw_format"] == "intel5300"
+            async with trio_websocket.open_websocket(
+                "127.0.0.1", port, f"/ws/v1?token={token}", use_ssl=False
+            ) as ws:
+                while True:
+                    msg = orjson.loads(await ws.get_message())
+                    if msg["type"] == "pose_data":
+                        assert msg["data"]["environment_id"] == "lab"
+                        break
+                stop.set()

@@ -114,7 +114,7 @@ def _sources(config: Config):
 
                 with open_recording(src[7:]) as rec:
                     infos.extend(attrs.evolve(i, environment_id=env_id) for i in rec.routers)
-                runs.append(functools.partial(_run_replay, src[7:]))
+                runs.append(functools.partial(_run_replay, src[7:], env_id))
             else:
                 raise ValueError(f"environments.{env_id}.routers.{rid}.source: unknown {src!r}")
         envs[env_id] = (infos, runs)
@@ -157,8 +157,8 @@ async def _run_udp(source, parser, send):
     await run_udp_capture(source, parser, send, sock=sock)
 
 
-async def _run_replay(path, send):
-    await run_playback_source(path, send, loop=True)
+async def _run_replay(path, environment_id, send):
+    await run_playback_source(path, send, loop=True, environment_id=environment_id)
 
 
 async def serve(

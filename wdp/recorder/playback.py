@@ -28,9 +28,11 @@ async def run_playback_source(
     *,
     speed: float = 1.0,
     loop: bool = False,
+    environment_id: str | None = None,
     task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Send the recording's frames as ``Captured`` bursts (raw datagrams are not resent)."""
+    """Send the recording's frames as ``Captured`` bursts (raw datagrams are not resent),
+    as frames of ``environment_id`` when given (a recording served as a configured room)."""
     if not speed > 0:
         raise ValueError("speed must be positive")
     with open_recording(path) as rec:
@@ -51,8 +53,12 @@ async def run_playback_source(
                     burst_end = None
                 if burst_end is None:
                     burst_end = frame.timestamp_ns + int(BURST_S * 1e9)
-                if shift_ns:
-                    frame = attrs.evolve(frame, timestamp_ns=frame.timestamp_ns + shift_ns)
+                if shift_ns or environment_id is not None:
+                    frame = attrs.evolve(
+                        frame,
+                        timestamp_ns=frame.timestamp_ns + shift_ns,
+                        environment_id=environment_id or frame.environment_id,
+                    )
                 burst.setdefault(frame.router_id, []).append(frame)
             if burst:
                 await _send(send_channel, burst, start, first_ns, last_ns, shift_ns, speed)
