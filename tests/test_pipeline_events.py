@@ -87,9 +87,10 @@ SPEC_EXAMPLES = {
                        "analytics.enable_fall_detection": true},
         "applied_by": "admin_user", "requires_restart": false}}""",
 }
-#: Keys we add to the spec's: room coordinates beside pixels, the fall's id, and the
-#: environment of events whose ids are per environment.
-EXTRA_KEYS = {"x_m", "y_m", "z_m", "fall_id", "environment_id"}
+#: Keys we add to the spec's: room coordinates beside pixels, the fall's id, the
+#: environment of events whose ids are per environment, and a person's dense pose (the
+#: spec's include_dense_pose subscription option names it but gives no example).
+EXTRA_KEYS = {"x_m", "y_m", "z_m", "fall_id", "environment_id", "dense_pose"}
 
 
 def assert_shape(ours: object, spec: object, path: str = "") -> None:

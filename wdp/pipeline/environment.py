@@ -28,6 +28,7 @@ from collections import deque
 import attrs
 
 from wdp.camera import Camera
+from wdp.inference.densepose import dense_pose_for
 from wdp.pipeline.activity import ActivityConfig, ActivitySmoother, ActivityState
 from wdp.pipeline.analytics import Analytics, AnalyticsConfig
 from wdp.pipeline.events import (
@@ -129,17 +130,22 @@ class EnvironmentPipeline:
             if not view.confirmed or obs is None:
                 continue
             act = activities[view.track_id]
-            persons.append(
-                PosePerson.build(
-                    self.camera,
-                    person_id=view.person_id,
-                    track_id=view.track_id,
-                    confidence=obs.confidence,
-                    keypoints_3d=obs.keypoints_3d,
-                    keypoint_confidence=obs.keypoint_confidence,
-                    activity=PersonActivity(act.label, act.confidence, Velocity(*view.velocity)),
-                )
+            person = PosePerson.build(
+                self.camera,
+                person_id=view.person_id,
+                track_id=view.track_id,
+                confidence=obs.confidence,
+                keypoints_3d=obs.keypoints_3d,
+                keypoint_confidence=obs.keypoint_confidence,
+                activity=PersonActivity(act.label, act.confidence, Velocity(*view.velocity)),
             )
+            box = person.bounding_box
+            if box is not None:  # dense pose over the box (the hub sends it only on request)
+                dense = dense_pose_for(
+                    obs.keypoints_3d, self.camera, (box.x, box.y, box.width, box.height)
+                )
+                person = attrs.evolve(person, dense_pose=dense)
+            persons.append(person)
         events: list[PipelineEvent] = [
             PoseFrame(
                 timestamp_ns=t,

@@ -274,6 +274,9 @@ class PosePerson:
     bounding_box: BoundingBox | None
     keypoints: tuple[Keypoint, ...] = attrs.field(converter=tuple)
     activity: PersonActivity
+    #: Wire-ready dense pose (``wdp.inference.densepose.dense_pose_data``), or None: then
+    #: the key is left out, so consumers that never asked for it see the spec's shape.
+    dense_pose: dict | None = attrs.field(default=None, hash=False)  # a dict: unhashable
 
     @classmethod
     def build(
@@ -311,7 +314,7 @@ class PosePerson:
         return cls(person_id, track_id, confidence, bbox, keypoints, activity)
 
     def to_data(self) -> dict:
-        return {
+        data = {
             "person_id": self.person_id,
             "track_id": self.track_id,
             "confidence": _num(self.confidence, 3),
@@ -319,6 +322,9 @@ class PosePerson:
             "keypoints": [k.to_data() for k in self.keypoints],
             "activity": self.activity.to_data(),
         }
+        if self.dense_pose is not None:
+            data["dense_pose"] = self.dense_pose
+        return data
 
 
 @attrs.frozen(slots=True)
