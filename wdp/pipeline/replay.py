@@ -32,8 +32,9 @@ MODELS_DIR = Path(__file__).resolve().parents[1] / "inference" / "models"
 DEFAULT_ROOM = (5.0, 4.0, 2.7)
 
 
-#: Shipped model files by hardware profile (``tools/train_default.sh`` makes them).
-SHIPPED_MODELS = {"intel5300": "default.npz"}
+#: Shipped model files by hardware profile (``tools/train_default.sh``, ``train_esp32.sh``
+#: and ``train_nexmon.sh`` make them).
+SHIPPED_MODELS = {"intel5300": "default.npz", "esp32": "esp32.npz", "nexmon": "nexmon.npz"}
 
 
 def default_model_path(profile: str) -> Path | None:
