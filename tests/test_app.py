@@ -2,6 +2,7 @@
 REST needs a token, and every frame is recorded."""
 
 import functools
+import subprocess
 
 import orjson
 import pytest
@@ -123,3 +124,39 @@ async def test_configured_environments_udp_and_recording_sources(tmp_path):
                         assert msg["data"]["environment_id"] == "lab"
                         break
                 stop.set()
+
+
+async def test_the_specs_python_client_receives_pose_data(tmp_path):
+    import os
+    import sys
+    from pathlib import Path
+
+    client = Path(__file__).parent / "spec_clients" / "python_client.py"
+    config = load_config(
+        environ={},
+        overrides={
+            "server": {"port": 0},
+            "state_dir": str(tmp_path / "state"),
+            "recording": {"directory": str(tmp_path / "sessions")},
+        },
+    )
+    key = Verifier.from_config(config.auth, config.state_dir).key
+    token = mint(config.auth, key, subject="t", roles=["viewer"], environments="*", ttl_s=600)
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(functools.partial(serve, config))
+            env = {**os.environ, "WDP_URL": f"ws://127.0.0.1:{port}/ws/v1", "WDP_TOKEN": token}
+            process = await trio.lowlevel.open_process(
+                [sys.executable, str(client)], stdout=subprocess.PIPE, env=env
+            )
+            seen = b""
+            try:
+                while b"Received pose data" not in seen:
+                    chunk = await process.stdout.receive_some(4096)
+                    assert chunk, f"client ended without pose data: {seen!r}"
+                    seen += chunk
+            finally:
+                process.kill()
+                await process.wait()
+            assert b"Connected to WiFi-DensePose WebSocket" in seen
+            nursery.cancel_scope.cancel()
