@@ -16,7 +16,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/wdp serve
 
-test: $(STAMP)
+SPEC_NODE := tests/spec_clients/node_modules/.installed
+
+# The spec's JavaScript client runs under Node with the `ws` package (skipped without npm).
+$(SPEC_NODE): tests/spec_clients/package.json
+	if command -v npm >/dev/null 2>&1; then \
+		npm install --prefix tests/spec_clients --no-package-lock --no-audit --no-fund --silent \
+		&& touch $(SPEC_NODE); \
+	else echo "npm not found: the JavaScript spec-client test will be skipped"; fi
+
+test: $(STAMP) $(SPEC_NODE)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

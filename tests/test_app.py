@@ -2,7 +2,11 @@
 REST needs a token, and every frame is recorded."""
 
 import functools
+import os
+import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import orjson
 import pytest
@@ -90,7 +94,6 @@ async def test_demo_serves_pose_data_and_records(tmp_path):
 
 
 async def test_configured_environments_udp_and_recording_sources(tmp_path):
-    from pathlib import Path
 
     recording = Path(__file__).resolve().parents[1] / "recordings" / "one_walker_intel5300.h5"
     config = load_config(
@@ -126,12 +129,23 @@ async def test_configured_environments_udp_and_recording_sources(tmp_path):
                 stop.set()
 
 
-async def test_the_specs_python_client_receives_pose_data(tmp_path):
-    import os
-    import sys
-    from pathlib import Path
+SPEC_CLIENTS = Path(__file__).parent / "spec_clients"
 
-    client = Path(__file__).parent / "spec_clients" / "python_client.py"
+
+def _spec_client_command(kind: str) -> list[str]:
+    if kind == "python":
+        return [sys.executable, str(SPEC_CLIENTS / "python_client.py")]
+    node = shutil.which("node")
+    if node is None or not (SPEC_CLIENTS / "node_modules" / "ws").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but node or the ws package is missing (make test installs ws)")
+        pytest.skip("node and the ws package (make test installs it) are needed")
+    return [node, str(SPEC_CLIENTS / "js_client.js")]
+
+
+@pytest.mark.parametrize("kind", ["python", "javascript"])
+async def test_the_specs_example_clients_receive_pose_data(tmp_path, kind):
+    command = _spec_client_command(kind)
     config = load_config(
         environ={},
         overrides={
@@ -146,9 +160,7 @@ async def test_the_specs_python_client_receives_pose_data(tmp_path):
         async with trio.open_nursery() as nursery:
             port = await nursery.start(functools.partial(serve, config))
             env = {**os.environ, "WDP_URL": f"ws://127.0.0.1:{port}/ws/v1", "WDP_TOKEN": token}
-            process = await trio.lowlevel.open_process(
-                [sys.executable, str(client)], stdout=subprocess.PIPE, env=env
-            )
+            process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE, env=env)
             seen = b""
             try:
                 while b"Received pose data" not in seen:
