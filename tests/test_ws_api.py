@@ -261,3 +261,17 @@ async def test_a_stalled_client_does_not_delay_the_others():
                 await trio.sleep(0)
             assert trio.current_time() - start < 20
         await stalled_stream.aclose()
+
+
+async def test_origin_allow_list_refuses_other_sites():
+    async with server(allowed_origins=("https://dash.example",)) as (port, ctx):
+        ok = [(b"origin", b"https://dash.example")]
+        async with connect(port, f"token={token()}", extra_headers=ok) as ws:
+            assert (await receive(ws))["type"] == "connection_status"
+        evil = [(b"origin", b"https://evil.example")]
+        with pytest.raises(trio_websocket.HandshakeError):
+            async with connect(port, f"token={token()}", extra_headers=evil):
+                pass
+        with pytest.raises(trio_websocket.HandshakeError):
+            async with connect(port, f"token={token()}"):  # no Origin at all
+                pass

@@ -81,6 +81,12 @@ async def serve_connection(
     ws_request: trio_websocket.WebSocketRequest, request: Request, ctx: ConnectionContext
 ) -> None:
     """Run one connection to its end (the HTTP layer closes the socket afterwards)."""
+    origins = ctx.config.allowed_origins
+    if origins and request.headers.get("origin") not in origins:
+        # A browser page of another site: refuse before any token work (the page cannot
+        # read the status, but no other site's page may hold a connection).
+        await ws_request.reject(403, body=b"origin not allowed")
+        return
     proposed = ws_request.proposed_subprotocols
     ws = await ws_request.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in proposed else None)
     client_id = request.query.get("client_id", "")
