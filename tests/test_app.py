@@ -172,3 +172,35 @@ async def test_the_specs_example_clients_receive_pose_data(tmp_path, kind):
                 await process.wait()
             assert b"Connected to WiFi-DensePose WebSocket" in seen
             nursery.cancel_scope.cancel()
+
+
+async def test_replay_serve_streams_a_recording(tmp_path):
+    recording = Path(__file__).resolve().parents[1] / "recordings" / "two_crossing_nexmon.h5"
+    config = load_config(
+        environ={},
+        overrides={
+            "server": {"port": 0},
+            "state_dir": str(tmp_path / "state"),
+            "recording": {"directory": str(tmp_path / "sessions")},
+        },
+    )
+    key = Verifier.from_config(config.auth, config.state_dir).key
+    token = mint(config.auth, key, subject="t", roles=["viewer"], environments="*", ttl_s=600)
+    stop = trio.Event()
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(
+                functools.partial(serve, config, stop=stop, recording=recording, speed=5.0)
+            )
+            async with trio_websocket.open_websocket(
+                "127.0.0.1", port, f"/ws/v1?token={token}", use_ssl=False
+            ) as ws:
+                frames = []
+                while len(frames) < 3:
+                    msg = orjson.loads(await ws.get_message())
+                    if msg["type"] == "pose_data":
+                        assert msg["data"]["environment_id"] == "two_crossing"
+                        assert msg["data"]["metadata"]["model_version"].startswith("nexmon")
+                        frames.append(msg["data"]["frame_id"])
+                stop.set()
+    assert frames == sorted(frames)

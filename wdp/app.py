@@ -77,6 +77,25 @@ class _Metrics:
         self.connections = prometheus_client.Gauge("wdp_connections", "open WebSockets", registry=r)
 
 
+def _recording_sources(path: Path, speed: float, loop: bool):
+    """A recording's environments, all fed by one playback of the whole file."""
+    from wdp.recorder import open_recording
+
+    with open_recording(path) as rec:
+        infos = list(rec.routers)
+        truth = rec.truth()
+    envs: dict = {}
+    for info in infos:
+        envs.setdefault(info.environment_id, ([], []))[0].append(info)
+    first = sorted(envs)[0]
+    envs[first][1].append(functools.partial(_run_playback, path, speed, loop))
+    return envs, truth
+
+
+async def _run_playback(path, speed, loop, send):
+    await run_playback_source(path, send, speed=speed, loop=loop)
+
+
 def _sources(config: Config):
     """(environment id, [(router info, async runner(send))]) for the configured world,
     or the demo."""
@@ -166,12 +185,23 @@ async def serve(
     *,
     model_path: str | Path | None = None,
     stop: trio.Event | None = None,
+    recording: str | Path | None = None,
+    speed: float = 1.0,
+    loop: bool = False,
     task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run until ``stop`` is set (then stop gracefully) or until cancelled."""
+    """Run until ``stop`` is set (then stop gracefully) or until cancelled.
+
+    With ``recording`` (``wdp replay --serve``), the recording's environments are served,
+    fed by its frames at ``speed`` (looping with ``loop``), instead of the configured ones.
+    """
     started_ns = time.time_ns()
-    envs_spec, demo = _sources(config)
-    camera = camera_of(None) if demo is None else demo.camera
+    if recording is not None:
+        envs_spec, truth = _recording_sources(Path(recording), speed, loop)
+        camera = camera_of(truth.spec.camera if truth is not None else None)
+    else:
+        envs_spec, demo = _sources(config)
+        camera = camera_of(None) if demo is None else demo.camera
     hub = Hub()
     metrics = _Metrics()
     environments: dict[str, _Environment] = {}

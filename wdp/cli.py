@@ -161,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="print figures against the recording's ground truth",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="serve the recording's events like wdp serve (speed default 1.0 then)",
+    )
+    p.add_argument("--loop", action="store_true", help="with --serve: play it in a loop")
+    p.add_argument("--config", type=Path, default=None, help="with --serve: wdp.toml")
+    p.add_argument("--port", type=int, default=None, help="with --serve: the port")
     p.set_defaults(run=_cmd_replay)
 
     p = commands.add_parser("inspect", help="summarize a recording")
@@ -251,12 +259,16 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    return _serve(args)
+
+
+def _serve(args: argparse.Namespace, **replay) -> int:
     from wdp.app import serve
     from wdp.config import load_config
     from wdp.server.auth import Verifier, mint
 
     overrides: dict = {"server": {}}
-    if args.host is not None:
+    if getattr(args, "host", None) is not None:
         overrides["server"]["host"] = args.host
     if args.port is not None:
         overrides["server"]["port"] = args.port
@@ -280,7 +292,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             nursery.start_soon(stop_on_signal)
             port = await nursery.start(
                 lambda task_status: serve(
-                    config, model_path=args.model, stop=stop, task_status=task_status
+                    config, model_path=args.model, stop=stop, task_status=task_status, **replay
                 )
             )
             host = config.server.host
@@ -336,6 +348,9 @@ def _cmd_token(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
+    if args.serve:
+        speed = 1.0 if math.isinf(args.speed) else args.speed
+        return _serve(args, recording=args.recording, speed=speed, loop=args.loop)
     from wdp.pipeline.compare import compare, format_comparison
     from wdp.pipeline.replay import encode_event, replay
     from wdp.recorder import open_recording
