@@ -31,22 +31,29 @@ async def http_get(port, target):
     return int(head.split()[1]), body
 
 
-async def test_demo_serves_pose_data_and_records(tmp_path):
-    config = load_config(
-        environ={},
-        overrides={
-            "server": {"port": 0},
-            "state_dir": str(tmp_path / "state"),
-            "recording": {"directory": str(tmp_path / "sessions")},
-        },
-    )
+def app_config(tmp_path, **extra):
+    """A config for one test: any free port, state and recordings in tmp_path."""
+    overrides = {
+        "server": {"port": 0},
+        "state_dir": str(tmp_path / "state"),
+        "recording": {"directory": str(tmp_path / "sessions")},
+    }
+    for key, value in extra.items():
+        overrides[key] = {**overrides.get(key, {}), **value} if isinstance(value, dict) else value
+    return load_config(environ={}, overrides=overrides)
+
+
+def token_for(config, environments="*"):
     key = Verifier.from_config(config.auth, config.state_dir).key
-    token = mint(
-        config.auth, key, subject="t", roles=["viewer"], environments=["room_001"], ttl_s=600
+    return mint(
+        config.auth, key, subject="t", roles=["viewer"], environments=environments, ttl_s=600
     )
-    other = mint(
-        config.auth, key, subject="t", roles=["viewer"], environments=["room_002"], ttl_s=600
-    )
+
+
+async def test_demo_serves_pose_data_and_records(tmp_path):
+    config = app_config(tmp_path)
+    token = token_for(config, ["room_001"])
+    other = token_for(config, ["room_002"])
     stop = trio.Event()
     with trio.fail_after(120):
         async with trio.open_nursery() as nursery:
@@ -94,22 +101,16 @@ async def test_demo_serves_pose_data_and_records(tmp_path):
 
 
 async def test_configured_environments_udp_and_recording_sources(tmp_path):
-
     recording = Path(__file__).resolve().parents[1] / "recordings" / "one_walker_intel5300.h5"
-    config = load_config(
-        environ={},
-        overrides={
-            "server": {"port": 0, "shutdown_grace_s": 1.0},
-            "state_dir": str(tmp_path / "state"),
-            "recording": {"directory": str(tmp_path / "sessions")},
-            "environments": {
-                "lab": {"routers": {"r1": {"source": f"replay:{recording}"}}},
-                "hall": {"routers": {"pi": {"source": "udp://127.0.0.1:0?format=intel5300"}}},
-            },
+    config = app_config(
+        tmp_path,
+        server={"shutdown_grace_s": 1.0},
+        environments={
+            "lab": {"routers": {"r1": {"source": f"replay:{recording}"}}},
+            "hall": {"routers": {"pi": {"source": "udp://127.0.0.1:0?format=intel5300"}}},
         },
     )
-    key = Verifier.from_config(config.auth, config.state_dir).key
-    token = mint(config.auth, key, subject="t", roles=["viewer"], environments="*", ttl_s=600)
+    token = token_for(config)
     stop = trio.Event()
     with trio.fail_after(60):
         async with trio.open_nursery() as nursery:
@@ -146,16 +147,8 @@ def _spec_client_command(kind: str) -> list[str]:
 @pytest.mark.parametrize("kind", ["python", "javascript"])
 async def test_the_specs_example_clients_receive_pose_data(tmp_path, kind):
     command = _spec_client_command(kind)
-    config = load_config(
-        environ={},
-        overrides={
-            "server": {"port": 0},
-            "state_dir": str(tmp_path / "state"),
-            "recording": {"directory": str(tmp_path / "sessions")},
-        },
-    )
-    key = Verifier.from_config(config.auth, config.state_dir).key
-    token = mint(config.auth, key, subject="t", roles=["viewer"], environments="*", ttl_s=600)
+    config = app_config(tmp_path)
+    token = token_for(config)
     with trio.fail_after(60):
         async with trio.open_nursery() as nursery:
             port = await nursery.start(functools.partial(serve, config))
@@ -176,16 +169,8 @@ async def test_the_specs_example_clients_receive_pose_data(tmp_path, kind):
 
 async def test_replay_serve_streams_a_recording(tmp_path):
     recording = Path(__file__).resolve().parents[1] / "recordings" / "two_crossing_nexmon.h5"
-    config = load_config(
-        environ={},
-        overrides={
-            "server": {"port": 0},
-            "state_dir": str(tmp_path / "state"),
-            "recording": {"directory": str(tmp_path / "sessions")},
-        },
-    )
-    key = Verifier.from_config(config.auth, config.state_dir).key
-    token = mint(config.auth, key, subject="t", roles=["viewer"], environments="*", ttl_s=600)
+    config = app_config(tmp_path)
+    token = token_for(config)
     stop = trio.Event()
     with trio.fail_after(60):
         async with trio.open_nursery() as nursery:
