@@ -198,7 +198,7 @@ async def serve(
     started_ns = time.time_ns()
     if recording is not None:
         envs_spec, truth = _recording_sources(Path(recording), speed, loop)
-        camera = camera_of(truth.spec.camera if truth is not None else None)
+        camera = camera_of(truth)
     else:
         envs_spec, demo = _sources(config)
         camera = camera_of(None) if demo is None else demo.camera

@@ -177,18 +177,7 @@ def camera_from_truth(truth: Truth) -> Camera:
     return Camera(**truth.spec.camera)
 
 
-def windows_from_truth(
-    rows: TruthRows,
-    *,
-    environment_id: str,
-    hop_s: float = 0.1,
-    window_s: float = 0.5,
-    noise: ObservationNoise | None = None,
-    seed: int = 0,
-    with_velocity: bool = True,
-    area: tuple[tuple[float, float], tuple[float, float]] | None = None,
-    model_version: str | None = None,
-) -> list[Window]:
+def windows_from_truth(rows: TruthRows, **kwargs) -> list[Window]:
     """Windows every ``hop_s`` from truth rows, as a model would report them.
 
     The first window is at the first truth time plus ``window_s`` (a model needs a full
@@ -199,19 +188,7 @@ def windows_from_truth(
     positions' extent plus 1 m, or 5 x 5 m when nobody is ever present). The same rows,
     arguments and ``seed`` always give the same windows.
     """
-    return list(
-        iter_windows_from_truth(
-            rows,
-            environment_id=environment_id,
-            hop_s=hop_s,
-            window_s=window_s,
-            noise=noise,
-            seed=seed,
-            with_velocity=with_velocity,
-            area=area,
-            model_version=model_version,
-        )
-    )
+    return list(iter_windows_from_truth(rows, **kwargs))
 
 
 def iter_windows_from_truth(
@@ -226,7 +203,8 @@ def iter_windows_from_truth(
     area: tuple[tuple[float, float], tuple[float, float]] | None = None,
     model_version: str | None = None,
 ) -> Iterator[Window]:
-    """``windows_from_truth`` one window at a time."""
+    """Windows every ``hop_s`` from truth rows, one at a time (``windows_from_truth``
+    says how they are made)."""
     if not (hop_s > 0 and window_s >= 0 and math.isfinite(hop_s) and math.isfinite(window_s)):
         raise ValueError(f"hop_s must be > 0 and window_s >= 0, got {hop_s}, {window_s}")
     n = len(rows)

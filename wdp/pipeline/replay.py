@@ -22,8 +22,9 @@ from wdp.camera import Camera
 from wdp.inference.model import Model, ModelError
 from wdp.pipeline.environment import PipelineConfig
 from wdp.pipeline.events import PipelineEvent
+from wdp.pipeline.observations import camera_from_truth
 from wdp.pipeline.runner import EnvironmentRunner
-from wdp.recorder import RecordingError, open_recording
+from wdp.recorder import RecordingError, Truth, open_recording
 from wdp.recorder.playback import run_playback_source
 
 #: The shipped models, by hardware profile.
@@ -54,13 +55,11 @@ def load_model_for(profile: str, path: str | Path | None = None) -> Model:
     return Model.load(path, profile=profile)
 
 
-def camera_of(truth_camera: dict | None) -> Camera:
-    """The recording's camera (simulated recordings carry it), else the default camera
-    of a 5 x 4 x 2.7 m room."""
-    if truth_camera:
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in truth_camera.items()}
-        return Camera(**values)
-
+def camera_of(truth: Truth | None) -> Camera:
+    """The recording's camera (simulated recordings carry it in their truth), else the
+    default camera of a 5 x 4 x 2.7 m room."""
+    if truth is not None:
+        return camera_from_truth(truth)
     width, depth, height = DEFAULT_ROOM
     return Camera.for_room(types.SimpleNamespace(width=width, depth=depth, height=height))
 
@@ -97,7 +96,7 @@ async def replay(
         closed = rec.closed_cleanly
     if not routers:
         raise RecordingError(f"{path}: the recording has no routers")
-    camera = camera_of(truth.spec.camera if truth is not None else None)
+    camera = camera_of(truth)
     envs: dict[str, list] = {}
     for info in routers:
         envs.setdefault(info.environment_id, []).append(info)
