@@ -12,42 +12,10 @@ import orjson
 import pytest
 import trio
 import trio_websocket
+from app_server import app_config, http_get, token_for
 
 from wdp.app import serve
-from wdp.config import load_config
 from wdp.recorder import open_recording
-from wdp.server.auth import Verifier, mint
-
-
-async def http_get(port, target):
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
-    async with stream:
-        await stream.send_all(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        data = b""
-        with trio.fail_after(10):
-            while chunk := await stream.receive_some(65536):
-                data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
-
-
-def app_config(tmp_path, **extra):
-    """A config for one test: any free port, state and recordings in tmp_path."""
-    overrides = {
-        "server": {"port": 0},
-        "state_dir": str(tmp_path / "state"),
-        "recording": {"directory": str(tmp_path / "sessions")},
-    }
-    for key, value in extra.items():
-        overrides[key] = {**overrides.get(key, {}), **value} if isinstance(value, dict) else value
-    return load_config(environ={}, overrides=overrides)
-
-
-def token_for(config, environments="*"):
-    key = Verifier.from_config(config.auth, config.state_dir).key
-    return mint(
-        config.auth, key, subject="t", roles=["viewer"], environments=environments, ttl_s=600
-    )
 
 
 async def test_demo_serves_pose_data_and_records(tmp_path):

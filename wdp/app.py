@@ -28,7 +28,8 @@ from wdp.capture.source import parse_source
 from wdp.capture.udp import Captured, bind_udp, run_udp_capture
 from wdp.config import Config
 from wdp.dsp import warm_up
-from wdp.pipeline.events import HardwareEvent, SystemEvent
+from wdp.pipeline.environment import PipelineConfig
+from wdp.pipeline.events import ActivityEvent, ConfigUpdate, HardwareEvent, SystemEvent
 from wdp.pipeline.performance import PERFORMANCE_INTERVAL_S, PerformanceMonitor
 from wdp.pipeline.replay import camera_of, load_model_for
 from wdp.pipeline.runner import EnvironmentRunner
@@ -38,6 +39,14 @@ from wdp.server.auth import AuthError, Verifier, token_from_request
 from wdp.server.connection import ConnectionContext, serve_connection
 from wdp.server.http import ConnectionLimits, Request, Response, Routes, serve_http
 from wdp.server.hub import Hub
+from wdp.server.live_config import (
+    ConfigPatchError,
+    apply_patch,
+    parse_patch,
+    pipeline_config,
+    visible_config,
+)
+from wdp.server.webhook import notify
 from wdp.sim.live import run_sim_source
 from wdp.sim.scenario import load_scenario
 from wdp.sim.simulate import router_infos
@@ -58,6 +67,8 @@ class _Environment:
     receive: trio.MemoryReceiveChannel
     latest_pose: dict | None = None
     windows: int = 0
+    #: Settings changed through the REST API, applied before the next windows run.
+    new_settings: PipelineConfig | None = None
 
 
 class _Metrics:
@@ -75,6 +86,23 @@ class _Metrics:
             "wdp_window_seconds", "time to process one window", registry=r
         )
         self.connections = prometheus_client.Gauge("wdp_connections", "open WebSockets", registry=r)
+        self.fall_alerts = prometheus_client.Counter(
+            "wdp_fall_alerts", "fall alerts raised", ["environment", "severity"], registry=r
+        )
+
+    def alert(self, event: ActivityEvent) -> bool:
+        """The server's own fall alert (``alert_triggered``): a warning in the log and the
+        ``wdp_fall_alerts`` counter, which monitoring can alert on."""
+        log.warning(
+            "fall alert: environment %s, fall %s, track %s, severity %s, recovered %s",
+            event.environment_id,
+            event.fall_id,
+            event.track_id,
+            event.severity,
+            event.recovery_detected,
+        )
+        self.fall_alerts.labels(event.environment_id, event.severity).inc()
+        return True
 
 
 def _recording_sources(path: Path, speed: float, loop: bool):
@@ -204,13 +232,16 @@ async def serve(
         camera = camera_of(None) if demo is None else demo.camera
     hub = Hub()
     metrics = _Metrics()
+    settings = pipeline_config(config)
     environments: dict[str, _Environment] = {}
     for env_id, (infos, _) in envs_spec.items():
         profiles = {i.hw_format for i in infos}
         if len(profiles) != 1:
             raise ValueError(f"environment {env_id} mixes hardware: {sorted(profiles)}")
         model = load_model_for(profiles.pop(), model_path)
-        runner = EnvironmentRunner(env_id, [i.router_id for i in infos], model, camera)
+        runner = EnvironmentRunner(
+            env_id, [i.router_id for i in infos], model, camera, settings, alert=metrics.alert
+        )
         send, receive = trio.open_memory_channel(256)
         environments[env_id] = _Environment(env_id, infos, runner, send, receive)
     await trio.to_thread.run_sync(warm_up)
@@ -268,6 +299,9 @@ async def serve(
             ends = env.runner.ready()
             if not ends:
                 continue
+            if env.new_settings is not None:  # never while a window runs in the thread
+                env.runner.pipeline.reconfigure(env.new_settings)
+                env.new_settings = None
             t0 = time.perf_counter()
             events = await trio.to_thread.run_sync(
                 functools.partial(env.runner.run, ends), limiter=limiter
@@ -279,8 +313,9 @@ async def serve(
             for event in events:
                 if event.TYPE == "pose_data":  # the one wall-clock figure: stamped here
                     event = attrs.evolve(event, processing_time_ms=per_window_s * 1e3)
-                if event.TYPE == "pose_data":
                     env.latest_pose = event.to_message()
+                elif isinstance(event, ActivityEvent) and config.analytics.alert_webhook:
+                    event = await notify(event, config.analytics.alert_webhook)
                 metrics.events.labels(event.TYPE).inc()
                 hub.publish(event)
 
@@ -362,12 +397,43 @@ async def serve(
             return json(404, {"error": {"message": "no such environment for this token"}})
         return json(200, env.latest_pose or {"type": "pose_data", "data": None})
 
+    async def config_get(request: Request) -> Response:
+        who = principal_of(request)
+        if isinstance(who, Response):
+            return who
+        return json(200, visible_config(config, who.may_see))
+
+    async def config_patch(request: Request) -> Response:
+        """Apply a change live (admin only), tell every subscriber with config_update."""
+        nonlocal config
+        who = principal_of(request)
+        if isinstance(who, Response):
+            return who
+        if not who.is_admin:
+            return json(403, {"error": {"error_code": "FORBIDDEN", "message": "admin role needed"}})
+        try:
+            new, changed = apply_patch(config, parse_patch(request.body))
+        except ConfigPatchError as exc:
+            return json(exc.status, {"error": {"error_code": exc.code, "message": str(exc)}})
+        config = new
+        ctx.config = new.server
+        limits.max_total = new.server.max_connections
+        limits.max_per_ip = new.server.max_connections_per_ip
+        for env in environments.values():
+            env.new_settings = pipeline_config(new, env.runner.pipeline.config)
+        update = ConfigUpdate(time.time_ns(), list(changed), changed, who.subject, False)
+        if changed:
+            hub.publish(update)
+        return json(200, update.to_message()["data"])
+
     routes = Routes(websocket_paths=WS_PATHS, websocket=lambda w, r: serve_connection(w, r, ctx))
     routes.add("GET", "/health", health)
     routes.add("GET", "/metrics", prometheus)
     routes.add("GET", "/api/v1/status", status)
     routes.add("GET", "/api/v1/environments", env_list)
     routes.add("GET", "/api/v1/pose/latest", latest_pose)
+    routes.add("GET", "/api/v1/config", config_get)
+    routes.add("PATCH", "/api/v1/config", config_patch)
 
     def system_event(event: str, status: str) -> SystemEvent:
         return SystemEvent(
@@ -393,6 +459,7 @@ async def serve(
             hub.publish(monitor.update(time.time_ns(), counters, queued))
 
     srv = config.server
+    limits = ConnectionLimits(srv.max_connections, srv.max_connections_per_ip)
     stop = trio.Event() if stop is None else stop
     async with trio.open_nursery() as nursery:
         nursery.start_soon(record)
@@ -406,7 +473,7 @@ async def serve(
                     routes,
                     host=srv.host,
                     port=srv.port,
-                    limits=ConnectionLimits(srv.max_connections, srv.max_connections_per_ip),
+                    limits=limits,
                     handshake_timeout_s=srv.handshake_timeout_s,
                     max_message_bytes=srv.max_message_bytes,
                 )
@@ -424,7 +491,7 @@ async def serve(
                 # then stop the sources; the recorder drains what was captured.
                 hub.publish(system_event("system_stopping", "stopping"))
                 ctx.shutdown.set()
-                with trio.move_on_after(srv.shutdown_grace_s):
+                with trio.move_on_after(config.server.shutdown_grace_s):
                     while ctx.connections:
                         await trio.sleep(0.05)
                 sources.cancel_scope.cancel()

@@ -46,6 +46,13 @@ def _one_of(*choices: str):
     return check
 
 
+def _http_url(instance, attribute, value) -> None:
+    if not isinstance(value, str):
+        raise ValueError(f"{attribute.name}: must be a string, got {value!r}")
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError(f"{attribute.name}: must be empty or an http(s):// URL")
+
+
 @attrs.frozen(slots=True)
 class ServerConfig:
     host: str = "127.0.0.1"
@@ -105,15 +112,17 @@ class RecordingConfig:
 
 @attrs.frozen(slots=True)
 class DetectionConfig:
-    confidence_threshold: float = attrs.field(default=0.5, validator=_range(0, 1))
+    #: Person estimates below this confidence are not tracked or reported (the tracker's
+    #: ``min_confidence``).
+    confidence_threshold: float = attrs.field(default=0.3, validator=_range(0, 1))
 
 
 @attrs.frozen(slots=True)
 class AnalyticsConfig:
     window_s: float = attrs.field(default=60.0, validator=_range(1, 86400))
     enable_fall_detection: bool = True
-    #: URL that fall alerts are POSTed to; empty: none.
-    alert_webhook: str = ""
+    #: URL that fall alerts are POSTed to (JSON, the ``activity_event`` message); empty: none.
+    alert_webhook: str = attrs.field(default="", validator=_http_url)
 
 
 @attrs.frozen(slots=True)
@@ -228,9 +237,26 @@ def load_config(
     env = _env_overrides(environ)
     if env:
         source = f"{source} + WDP_* environment"
-    data = _merge(_merge(data, env), overrides or {})
+    return config_from_dict(_merge(_merge(data, env), overrides or {}), source)
+
+
+def config_from_dict(data: Mapping, source: str) -> Config:
+    """``data`` (a TOML-like tree) as a checked Config; ConfigError names ``source``."""
     try:
         return _CONVERTER.structure(data, Config)
     except Exception as exc:  # cattrs groups; attrs validators raise ValueError
         field, reason = _first_error(exc)
         raise ConfigError(f"{source}: {field or '(top level)'}: {reason}") from None
+
+
+def config_to_dict(config: Config) -> dict:
+    """The tree of plain JSON/TOML values (tuples as lists) that ``config_from_dict`` reads."""
+    return _plain(_CONVERTER.unstructure(config))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

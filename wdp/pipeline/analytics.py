@@ -209,6 +209,19 @@ class Analytics:
         self._prev_time: int | None = None
         self._labels: dict[int, str] = {}
         self._previous: AnalyticsStream | None = None
+        self._next_config: AnalyticsConfig | None = None
+
+    def reconfigure(self, config: AnalyticsConfig) -> None:
+        """New settings from the next period on (the open period keeps its length)."""
+        if self._current is None:
+            self._use(config)
+        else:
+            self._next_config = config
+
+    def _use(self, config: AnalyticsConfig) -> None:
+        self.config = config
+        self._period_ns = int(round(config.period_s * _NS))
+        self._next_config = None
 
     def update(
         self,
@@ -220,12 +233,15 @@ class Analytics:
     ) -> AnalyticsStream | None:
         """Account one window: the tracker's views, activity labels by track id, the
         committed occupancy and the confidences of the detections the tracker used."""
-        cfg = self.config
         out = None
         index = time_ns // self._period_ns
         if self._current is not None and index != self._current.index:
             out = self._emit(self._current, (self._current.index + 1) * self._period_ns)
             self._current = None
+            if self._next_config is not None:
+                self._use(self._next_config)
+                index = time_ns // self._period_ns
+        cfg = self.config
         if self._current is None:
             self._current = _Period(index, mota_start=self.mota.counts())
         p = self._current

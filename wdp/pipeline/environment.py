@@ -55,6 +55,8 @@ class PipelineConfig:
     falls: FallConfig = attrs.Factory(FallConfig)
     occupancy: OccupancyConfig = attrs.Factory(OccupancyConfig)
     analytics: AnalyticsConfig = attrs.Factory(AnalyticsConfig)
+    #: Off: no fall detection at all (no ``fall_detected``, no alerts).
+    fall_detection: bool = True
 
 
 class EnvironmentPipeline:
@@ -160,9 +162,9 @@ class EnvironmentPipeline:
         ]
         self._frame_id += 1
         events.extend(tracked.events)
-        events.extend(
-            self.falls.update(t, [v for v in tracked.tracks if v.state != TENTATIVE], tracked.ended)
-        )
+        if self.config.fall_detection:
+            seen = [v for v in tracked.tracks if v.state != TENTATIVE]
+            events.extend(self.falls.update(t, seen, tracked.ended))
         used = [
             o.confidence
             for o in window.observations
@@ -176,6 +178,22 @@ class EnvironmentPipeline:
         if analytics is not None:
             events.append(analytics)
         return events
+
+    def reconfigure(self, config: PipelineConfig) -> None:
+        """New settings between two windows (``wdp serve`` applies config changes live).
+
+        Each part reads its settings at every window, so they apply from the next one;
+        a new analytics period length starts with the next period, and fall detection
+        switched back on starts afresh (the tracks' history from before is gone)."""
+        if config.fall_detection and not self.config.fall_detection:
+            self.falls.reset()
+        self.config = config
+        self.tracker.config = config.tracker
+        self.falls.config = config.falls
+        self.occupancy.config = config.occupancy
+        self.analytics.reconfigure(config.analytics)
+        for smoother in self._activity.values():
+            smoother.config = config.activity
 
     def finish(self) -> list[PipelineEvent]:
         """At the end of a replay: the incomplete analytics period, if any."""

@@ -207,6 +207,11 @@ class FallDetector:
         self._open: list[_Fall] = []
         self._next_id = 1
 
+    def reset(self) -> None:
+        """Forget every track and open fall; fall ids go on from where they were."""
+        self._tracks.clear()
+        self._open.clear()
+
     def update(
         self, time_ns: int, tracks: Sequence[TrackView], ended: Sequence[int] = ()
     ) -> list[ActivityEvent]:

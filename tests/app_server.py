@@ -1,0 +1,60 @@
+"""Helpers for tests of the running server: a config in tmp_path, tokens, plain HTTP."""
+
+import contextlib
+import functools
+
+import trio
+
+from wdp.app import serve
+from wdp.config import load_config
+from wdp.server.auth import Verifier, mint
+
+
+async def http_request(port, method, target, body=b"", headers=()):
+    """(status, body) of one HTTP/1.1 request to 127.0.0.1:port."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    head = [f"{method} {target} HTTP/1.1", "Host: x", f"Content-Length: {len(body)}"]
+    head += [f"{k}: {v}" for k, v in headers]
+    async with stream:
+        await stream.send_all(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        data = b""
+        with trio.fail_after(10):
+            while chunk := await stream.receive_some(65536):
+                data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+async def http_get(port, target):
+    return await http_request(port, "GET", target)
+
+
+def app_config(tmp_path, **extra):
+    """A config for one test: any free port, state and recordings in tmp_path."""
+    overrides = {
+        "server": {"port": 0},
+        "state_dir": str(tmp_path / "state"),
+        "recording": {"directory": str(tmp_path / "sessions")},
+    }
+    for key, value in extra.items():
+        overrides[key] = {**overrides.get(key, {}), **value} if isinstance(value, dict) else value
+    return load_config(environ={}, overrides=overrides)
+
+
+def token_for(config, environments="*", roles=("viewer",), subject="t"):
+    key = Verifier.from_config(config.auth, config.state_dir).key
+    return mint(
+        config.auth, key, subject=subject, roles=list(roles), environments=environments, ttl_s=600
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_server(config, **kw):
+    """The port of ``wdp serve`` running ``config``; stopped gracefully on exit."""
+    stop = trio.Event()
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(functools.partial(serve, config, stop=stop, **kw))
+        try:
+            yield port
+        finally:
+            stop.set()
