@@ -25,7 +25,25 @@ $(SPEC_NODE): tests/spec_clients/package.json
 		&& touch $(SPEC_NODE); \
 	else echo "npm not found: the JavaScript spec-client test will be skipped"; fi
 
-test: $(STAMP) $(SPEC_NODE)
+BROWSER_NODE := tests/browser/node_modules/.installed
+CHROMIUM := /usr/bin/chromium
+
+# The dashboard's browser test: playwright-core (a driver only, it downloads no browser)
+# and Debian's Chromium (installed with apt-get when missing and we are root; the test
+# skips without it, or fails when CI is set).
+$(BROWSER_NODE): tests/browser/package.json
+	if command -v npm >/dev/null 2>&1; then \
+		npm install --prefix tests/browser --no-package-lock --no-audit --no-fund --silent \
+		&& touch $(BROWSER_NODE); \
+	else echo "npm not found: the dashboard browser test will be skipped"; fi
+
+$(CHROMIUM):
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+			>/dev/null || echo "could not install chromium: the dashboard browser test will not run"; \
+	else echo "no $(CHROMIUM) (install Debian's chromium): the dashboard browser test will not run"; fi
+
+test: $(STAMP) $(SPEC_NODE) $(BROWSER_NODE) $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
@@ -39,4 +57,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check wdp tests bench tools
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info test-artifacts

@@ -46,6 +46,7 @@ from wdp.server.live_config import (
     pipeline_config,
     visible_config,
 )
+from wdp.server.static import mount_dashboard
 from wdp.server.webhook import notify
 from wdp.sim.live import run_sim_source
 from wdp.sim.scenario import load_scenario
@@ -434,6 +435,7 @@ async def serve(
     routes.add("GET", "/api/v1/pose/latest", latest_pose)
     routes.add("GET", "/api/v1/config", config_get)
     routes.add("PATCH", "/api/v1/config", config_patch)
+    mount_dashboard(routes)
 
     def system_event(event: str, status: str) -> SystemEvent:
         return SystemEvent(

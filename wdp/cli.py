@@ -173,6 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("inspect", help="summarize a recording")
     p.add_argument("recording", type=Path)
+    p.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="OUT.png",
+        help="also draw amplitude, sanitized phase, Doppler and tracks (needs wdp[plot])",
+    )
     p.set_defaults(run=_cmd_inspect)
     return parser
 
@@ -313,7 +320,8 @@ def _serve(args: argparse.Namespace, **replay) -> int:
                 )
                 print(
                     f"development token (valid {config.auth.max_lifetime_s / 3600:g} h):\n"
-                    f"{token}\nstream: ws://{host}:{port}/ws/v1?token={token}",
+                    f"{token}\ndashboard: http://{host}:{port}/?token={token}\n"
+                    f"stream: ws://{host}:{port}/ws/v1?token={token}",
                     flush=True,
                 )
 
@@ -409,7 +417,26 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from wdp.recorder import format_summary, summarize
 
+    if args.plot is not None:
+        from wdp.plot import FORMATS, PlotUnavailable, require_matplotlib
+
+        try:
+            require_matplotlib()  # before any work: say at once what is missing
+        except PlotUnavailable as exc:
+            raise _UserError(str(exc)) from None
+        if args.plot.suffix.lower() not in FORMATS:
+            raise _UserError(f"--plot {args.plot}: must end with {', '.join(FORMATS)}")
     print(format_summary(summarize(args.recording)))
+    if args.plot is not None:
+        from wdp.plot import plot_recording
+
+        shown = plot_recording(args.recording, args.plot)
+        print(
+            f"plot: router {shown.router_id}, {shown.frames} frames, "
+            f"{shown.estimated_tracks} estimated tracks, {shown.true_people} true people"
+            + (f" ({shown.note})" if shown.note else "")
+            + f" -> {args.plot}"
+        )
     return EXIT_OK
 
 

@@ -76,9 +76,20 @@ class Routes:
     http: dict[tuple[str, str], Handler] = attrs.field(factory=dict)  # (method, path)
     websocket_paths: frozenset[str] = frozenset()
     websocket: WebSocketHandler | None = None
+    #: GET handlers of every path under a prefix (static files), tried after exact paths.
+    prefixes: dict[str, Handler] = attrs.field(factory=dict)
 
     def add(self, method: str, path: str, handler: Handler) -> None:
         self.http[(method, path)] = handler
+
+    def add_prefix(self, prefix: str, handler: Handler) -> None:
+        self.prefixes[prefix] = handler
+
+    def find(self, method: str, path: str) -> Handler | None:
+        handler = self.http.get((method, path))
+        if handler is None and method == "GET":
+            handler = next((h for p, h in self.prefixes.items() if path.startswith(p)), None)
+        return handler
 
 
 @attrs.define(slots=True)
@@ -208,9 +219,10 @@ async def _send_response(stream: trio.abc.Stream, response: Response) -> None:
         ("content-type", response.content_type),
         ("content-length", str(len(response.body))),
         ("connection", "close"),
-        ("cache-control", "no-store"),
         *response.headers,
     ]
+    if not any(name == "cache-control" for name, _ in response.headers):
+        headers.append(("cache-control", "no-store"))
     data = conn.send(h11.Response(status_code=response.status, headers=headers))
     data += conn.send(h11.Data(data=response.body)) if response.body else b""
     data += conn.send(h11.EndOfMessage())
@@ -292,9 +304,11 @@ async def _serve(
             await routes.websocket(ws_request, request)
             nursery.cancel_scope.cancel()
         return
-    handler = routes.http.get((request.method, request.path))
+    handler = routes.find(request.method, request.path)
     if handler is None:
         allowed = sorted(m for m, p in routes.http if p == request.path)
+        if not allowed and any(request.path.startswith(p) for p in routes.prefixes):
+            allowed = ["GET"]
         if allowed:
             response = error_response(405, f"use {', '.join(allowed)}")
             response = attrs.evolve(response, headers=(("allow", ", ".join(allowed)),))
