@@ -33,6 +33,7 @@ from wdp.config import ServerConfig
 from wdp.ids import is_identifier
 from wdp.server import subscriptions as subs_mod
 from wdp.server.auth import AuthError, Principal, Verifier, token_from_request
+from wdp.server.frames import FrameWriter, frame
 from wdp.server.http import Request
 from wdp.server.hub import Hub, Outbox, SharedMessage
 from wdp.server.protocol import ProtocolError, envelope, error_data, iso_ms, parse_client_message
@@ -88,7 +89,10 @@ async def serve_connection(
         await ws_request.reject(403, body=b"origin not allowed")
         return
     proposed = ws_request.proposed_subprotocols
-    ws = await ws_request.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in proposed else None)
+    try:
+        ws = await ws_request.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in proposed else None)
+    except trio_websocket.ConnectionClosed:
+        return  # the client broke the handshake (e.g. a bad frame before the 101): its loss
     client_id = request.query.get("client_id", "")
     if not is_identifier(client_id):
         client_id = f"client_{next(_client_ids)}"
@@ -104,8 +108,11 @@ async def serve_connection(
             sequence=1,
         )
         with trio.move_on_after(ctx.config.send_timeout_s):
-            await ws.send_message(_json(message))
-            await ws.aclose(exc.close_code, str(exc))
+            try:
+                await ws.send_message(_json(message))
+                await ws.aclose(exc.close_code, str(exc))
+            except trio_websocket.ConnectionClosed:
+                pass  # the client left first
         return
     await _Connection(ws, request, ctx, principal, client_id).run()
 
@@ -126,6 +133,7 @@ class _Connection:
         self.session_id = f"session_{next(_session_ids)}"
         self.connected_ns = ctx.wall_ns()
         self.outbox = Outbox(client_id, principal.may_see)
+        self.frames = FrameWriter(ws)
         self.limiter = RateLimiter()
         self.explicit = False  # the first subscribe replaces the defaults
         self.messages_in = 0
@@ -139,6 +147,7 @@ class _Connection:
             self.outbox.set_subscriptions(
                 self._with_default_compression(subs_mod.defaults(self.principal))
             )
+        self.outbox.pump = self._pump
         ctx.hub.outboxes.add(self.outbox)
         ctx.connections += 1
         close: _Close | None = None
@@ -195,7 +204,13 @@ class _Connection:
             raw = await self.ws.get_message()
             self.messages_in += 1
             try:
-                message = parse_client_message(raw)
+                try:
+                    message = parse_client_message(raw)
+                except ProtocolError:
+                    # Garbage counts as a "general" message: a flood of it meets the
+                    # rate limit (and then the abuse close) like any other flood.
+                    self.limiter.check("", trio.current_time())
+                    raise
                 self.limiter.check(message.type, trio.current_time())
                 await self._handle(message.type, message.data)
             except ProtocolError as exc:
@@ -307,33 +322,60 @@ class _Connection:
             "last_message": iso_ms(self.ctx.wall_ns()),
         }
 
-    async def _writer(self) -> None:
+    def _frame(self, sub, item: SharedMessage | dict) -> bytes:
+        """The next message as a frame, with this connection's metadata (its sequence)."""
         outbox = self.outbox
-        timeout = self.ctx.config.send_timeout_s
+        if isinstance(item, SharedMessage):
+            method = sub.compression if sub is not None else None
+            meta = outbox.next_metadata(method)
+            if method:
+                return frame(item.compressed(meta, method), binary=True)
+            return frame(item.payload(meta))
+        return frame(orjson.dumps({**item, "metadata": outbox.next_metadata()}))
+
+    def _pump(self) -> None:
+        """Called by the hub as it offers: send what is due right away, in the offering
+        task, while the socket takes it (``wdp.server.frames``); otherwise, or for what
+        needs waiting, wake the writer."""
+        outbox, frames = self.outbox, self.frames
+        while not frames.busy and not outbox.fallen_behind:
+            sub, item, due = outbox.take()
+            if item is None:
+                if due is None:
+                    return
+                break
+            frames.write(self._frame(sub, item))
+        outbox.wakeup.set()
+
+    async def _writer(self) -> None:
+        """Flushes what the socket did not take at once, sends what waited for its time
+        (``max_fps``), and finds a client that stopped reading: a flush that does not
+        complete within ``send_timeout_s`` aborts the socket."""
+        outbox, frames = self.outbox, self.frames
         while True:
             if outbox.fallen_behind:
                 raise _Close(CLOSE_FELL_BEHIND, "fell behind: too many undelivered events")
+            if frames.backlog:
+                with trio.move_on_after(self.ctx.config.send_timeout_s) as scope:
+                    try:
+                        await frames.flush()
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        raise _Close(0, "connection lost") from None
+                if scope.cancelled_caught:
+                    log.info("client %s stalled: aborting its connection", self.client_id)
+                    raise _Close(0, "stalled")  # no close frame can reach a stalled client
+                continue
             sub, item, due = outbox.take()
             if item is None:
                 outbox.wakeup = trio.Event()
                 with trio.move_on_at(due if due is not None else math.inf):
                     await outbox.wakeup.wait()
                 continue
-            if isinstance(item, SharedMessage):
-                method = sub.compression if sub is not None else None
-                meta = outbox.next_metadata(method)
-                payload = item.compressed(meta, method) if method else item.text(meta)
-            else:
-                payload = _json({**item, "metadata": outbox.next_metadata()})
-            with trio.move_on_after(timeout) as scope:
-                await self.ws.send_message(payload)
-            if scope.cancelled_caught:
-                log.info("client %s stalled: aborting its connection", self.client_id)
-                raise _Close(0, "stalled")  # no close frame can reach a stalled client
+            frames.write(self._frame(sub, item))
 
     async def _drain_control(self) -> None:
         with trio.move_on_after(self.ctx.config.send_timeout_s):
-            while self.outbox.control_pending:
+            while self.outbox.control_pending or self.frames.backlog:
                 await trio.sleep(0.01)
 
     async def _heartbeat(self) -> None:

@@ -11,8 +11,9 @@ compresses only its metadata tail from a copy of the shared compressor's state.
 
 Backpressure (DESIGN rule 6): latest-value streams (``pose_data``,
 ``pose_data_trajectory``) keep at most ``buffer_size`` pending messages per subscription,
-dropping the oldest (counted; the client sees the gap in ``metadata.sequence``) and are
-sent at most ``max_fps`` per second; discrete events are never dropped: a connection
+dropping the oldest (counted; the client sees the gap in ``frame_id``, since
+``metadata.sequence`` numbers the messages sent) and are sent at most ``max_fps`` per
+second; discrete events are never dropped: a connection
 whose queue of discrete events exceeds ``MAX_PENDING_EVENTS`` is marked as fallen behind
 and disconnected with close code 4008.
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import collections
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import attrs
 import orjson
@@ -33,6 +34,9 @@ from wdp.server.subscriptions import Subscription
 MAX_PENDING_EVENTS = 512
 #: Latest-value streams: the newest ``buffer_size`` messages wait, older ones are dropped.
 LATEST_VALUE_TYPES = frozenset({"pose_data", "pose_data_trajectory"})
+#: A throttled stream's message may go this share of its period early (a source at
+#: exactly ``max_fps`` has jitter; early by a little, it goes out as it is published).
+THROTTLE_SLACK = 0.1
 #: Small deflate state, so copying the compressor per connection is cheap.
 _WBITS = {"gzip": 16 + 12, "deflate": 12}
 _MEM_LEVEL = 4
@@ -52,8 +56,9 @@ class SharedMessage:
         self.prefix = body[:-1] + b',"metadata":'
         self._compressors: dict[str, tuple[bytes, object]] = {}
 
-    def text(self, metadata: dict) -> str:
-        return (self.prefix + orjson.dumps(metadata) + b"}").decode()
+    def payload(self, metadata: dict) -> bytes:
+        """The whole message, UTF-8 JSON, for a text frame."""
+        return self.prefix + orjson.dumps(metadata) + b"}"
 
     def compressed(self, metadata: dict, method: str) -> bytes:
         """The whole message deflated (gzip or raw zlib), for a binary frame."""
@@ -67,7 +72,9 @@ class SharedMessage:
         return head + tail.compress(orjson.dumps(metadata) + b"}") + tail.flush()
 
 
-def _severity(kind: str, data: dict) -> str | None:
+def _severity(kind: str, data: dict) -> str:
+    """The severity a ``severity`` filter sees: a performance update's worst alert, else
+    the event's own; an event without one (``system_event``) is ``info``."""
     if kind == "performance_update":
         alerts = data.get("alerts") or []
         order = ("info", "warning", "error", "critical")
@@ -76,7 +83,7 @@ def _severity(kind: str, data: dict) -> str | None:
             default=0,
         )
         return order[worst]
-    return data.get("severity")
+    return data.get("severity") or "info"
 
 
 def _project(sub: Subscription, kind: str, data: dict) -> tuple | None:
@@ -90,10 +97,14 @@ def _project(sub: Subscription, kind: str, data: dict) -> tuple | None:
         return ("pose", keep, sub.include_keypoints, sub.include_velocity, sub.include_dense_pose)
     if kind in ("pose_data_trajectory", "tracking_update", "activity_event"):
         conf = data.get("confidence")
+        if kind == "pose_data_trajectory" and data.get("trajectory"):
+            conf = data["trajectory"][-1].get("confidence")  # the track's, as of now
         if conf is not None and conf < sub.min_confidence:
             return None
-    if sub.event_types is not None and data.get("event_type") not in sub.event_types:
-        return None
+    if sub.event_types is not None and sub.event_types.isdisjoint(
+        [data.get("event_type"), *(data.get("actions") or ())]
+    ):
+        return None  # the spec lists "alert_triggered" among event_types: an action here
     if sub.severity is not None and _severity(kind, data) not in sub.severity:
         return None
     return ("whole",)
@@ -140,6 +151,9 @@ class Outbox:
         self.fallen_behind = False
         self.wakeup = trio.Event()
         self.sequence = 0
+        #: Set by the connection: sends what is due right away, in the offering task (the
+        #: fast path of ``wdp.server.frames``); without it, offers wake the writer task.
+        self.pump: Callable[[], None] | None = None
 
     # -- subscriptions (the connection's reader changes them) --
     def set_subscriptions(self, subs: Iterable[Subscription]) -> None:
@@ -176,7 +190,10 @@ class Outbox:
                 self.fallen_behind = True
             else:
                 self._events.append((sub, shared))
-        self.wakeup.set()
+        if self.pump is not None:
+            self.pump()
+        else:
+            self.wakeup.set()
 
     def control(self, message: dict) -> None:
         """A message of the connection itself (ack, error, heartbeat), sent before events."""
@@ -198,11 +215,17 @@ class Outbox:
         for queue in self._queues.values():
             if not queue.items:
                 continue
-            if now >= queue.next_send:
+            period = 1.0 / queue.max_fps
+            due = queue.next_send - THROTTLE_SLACK * period
+            if now >= due:
                 sub, shared = queue.items.popleft()
-                queue.next_send = now + 1.0 / queue.max_fps
+                # On a fixed grid of send times, not "now + period": sends a little late
+                # would otherwise drift behind a source at exactly max_fps, fill the buffer
+                # and add its length to the latency. Off the grid (idle): a new grid.
+                late = now - queue.next_send
+                queue.next_send = queue.next_send + period if late < period else now + period
                 return sub, shared, None
-            soonest = queue.next_send if soonest is None else min(soonest, queue.next_send)
+            soonest = due if soonest is None else min(soonest, due)
         return None, None, soonest
 
     @property
