@@ -10,17 +10,20 @@ compressed subscription's shared part is deflated once, and each connection
 compresses only its metadata tail from a copy of the shared compressor's state.
 
 Backpressure (DESIGN rule 6): latest-value streams (``pose_data``,
-``pose_data_trajectory``) keep at most ``buffer_size`` pending messages per subscription,
-dropping the oldest (counted; the client sees the gap in ``frame_id``, since
-``metadata.sequence`` numbers the messages sent) and are sent at most ``max_fps`` per
-second; discrete events are never dropped: a connection
-whose queue of discrete events exceeds ``MAX_PENDING_EVENTS`` is marked as fallen behind
-and disconnected with close code 4008.
+``pose_data_trajectory``) are sent at most ``max_fps`` per second (a token bucket of
+``THROTTLE_BURST`` frames); frames coming faster are thinned to the newest, which waits
+for its turn. While the connection cannot take frames as fast as they come, at most
+``buffer_size`` wait per subscription, the oldest dropped. Dropped frames are counted;
+the client sees the gap in ``frame_id`` (``metadata.sequence`` numbers the messages
+sent). Discrete events are never dropped: a connection whose queue of discrete events
+exceeds ``MAX_PENDING_EVENTS`` is marked as fallen behind and disconnected with close
+code 4008.
 """
 
 from __future__ import annotations
 
 import collections
+import math
 import zlib
 from collections.abc import Callable, Iterable
 
@@ -34,9 +37,11 @@ from wdp.server.subscriptions import Subscription
 MAX_PENDING_EVENTS = 512
 #: Latest-value streams: the newest ``buffer_size`` messages wait, older ones are dropped.
 LATEST_VALUE_TYPES = frozenset({"pose_data", "pose_data_trajectory"})
-#: A throttled stream's message may go this share of its period early (a source at
-#: exactly ``max_fps`` has jitter; early by a little, it goes out as it is published).
-THROTTLE_SLACK = 0.1
+#: ``max_fps`` is a token bucket holding this many frames: a source at exactly max_fps
+#: has jitter, and a frame up to half a period early still goes out as it is published
+#: (a fixed schedule would push every slightly early frame onto a timer, and a schedule
+#: restarted at each send drifts behind the source until the buffer fills).
+THROTTLE_BURST = 1.5
 #: Small deflate state, so copying the compressor per connection is cheap.
 _WBITS = {"gzip": 16 + 12, "deflate": 12}
 _MEM_LEVEL = 4
@@ -133,8 +138,16 @@ class _Queue:
     latest: bool
     max_fps: float
     items: collections.deque
-    next_send: float = 0.0
+    tokens: float = THROTTLE_BURST
+    refilled_at: float = -math.inf
     dropped: int = 0
+
+    def due(self, now: float) -> float:
+        """When the oldest waiting message may go (<= now: now)."""
+        rate = self.max_fps
+        self.tokens = min(THROTTLE_BURST, self.tokens + (now - self.refilled_at) * rate)
+        self.refilled_at = now
+        return now if self.tokens >= 1.0 else now + (1.0 - self.tokens) / rate
 
 
 class Outbox:
@@ -215,16 +228,14 @@ class Outbox:
         for queue in self._queues.values():
             if not queue.items:
                 continue
-            period = 1.0 / queue.max_fps
-            due = queue.next_send - THROTTLE_SLACK * period
-            if now >= due:
+            due = queue.due(now)
+            if due <= now:
+                queue.tokens -= 1.0
                 sub, shared = queue.items.popleft()
-                # On a fixed grid of send times, not "now + period": sends a little late
-                # would otherwise drift behind a source at exactly max_fps, fill the buffer
-                # and add its length to the latency. Off the grid (idle): a new grid.
-                late = now - queue.next_send
-                queue.next_send = queue.next_send + period if late < period else now + period
                 return sub, shared, None
+            while len(queue.items) > 1:  # over max_fps: only the newest frame waits
+                queue.items.popleft()
+                queue.dropped += 1
             soonest = due if soonest is None else min(soonest, due)
         return None, None, soonest
 
