@@ -43,7 +43,13 @@ $(CHROMIUM):
 			>/dev/null || echo "could not install chromium: the dashboard browser test will not run"; \
 	else echo "no $(CHROMIUM) (install Debian's chromium): the dashboard browser test will not run"; fi
 
-test: $(STAMP) $(SPEC_NODE) $(BROWSER_NODE) $(CHROMIUM)
+# Autobahn|Testsuite (Python 2.7, from pyenv when present) for the conformance test.
+AUTOBAHN := .venv-autobahn/bin/wstest
+
+$(AUTOBAHN):
+	tools/install_autobahn.sh || echo "could not install the Autobahn testsuite: its test will fail"
+
+test: $(STAMP) $(SPEC_NODE) $(BROWSER_NODE) $(CHROMIUM) $(AUTOBAHN)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
@@ -57,4 +63,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check wdp tests bench tools
 
 clean:
-	rm -rf $(VENV) build *.egg-info test-artifacts
+	rm -rf $(VENV) .venv-autobahn build *.egg-info test-artifacts

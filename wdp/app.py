@@ -37,6 +37,7 @@ from wdp.recorder import RollingRecorder, RouterInfo
 from wdp.recorder.playback import run_playback_source
 from wdp.server.auth import AuthError, Verifier, token_from_request
 from wdp.server.connection import ConnectionContext, serve_connection
+from wdp.server.echo import serve_echo
 from wdp.server.http import ConnectionLimits, Request, Response, Routes, serve_http
 from wdp.server.hub import Hub
 from wdp.server.live_config import (
@@ -427,7 +428,15 @@ async def serve(
             hub.publish(update)
         return json(200, update.to_message()["data"])
 
-    routes = Routes(websocket_paths=WS_PATHS, websocket=lambda w, r: serve_connection(w, r, ctx))
+    echo_path = config.server.test_echo_path
+
+    async def websocket(ws_request, request: Request) -> None:
+        if request.path == echo_path:
+            await serve_echo(ws_request, request)
+        else:
+            await serve_connection(ws_request, request, ctx)
+
+    routes = Routes(websocket_paths=WS_PATHS | {echo_path} - {""}, websocket=websocket)
     routes.add("GET", "/health", health)
     routes.add("GET", "/metrics", prometheus)
     routes.add("GET", "/api/v1/status", status)

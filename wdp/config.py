@@ -53,6 +53,13 @@ def _http_url(instance, attribute, value) -> None:
         raise ValueError(f"{attribute.name}: must be empty or an http(s):// URL")
 
 
+def _echo_path(instance, attribute, value) -> None:
+    if not isinstance(value, str) or (value and not value.startswith("/")):
+        raise ValueError(f"{attribute.name}: must be empty or a path starting with /")
+    if value in ("/ws/v1", "/api/v1/stream/pose"):
+        raise ValueError(f"{attribute.name}: must not be an API path")
+
+
 @attrs.frozen(slots=True)
 class ServerConfig:
     host: str = "127.0.0.1"
@@ -70,6 +77,9 @@ class ServerConfig:
     send_timeout_s: float = attrs.field(default=5.0, validator=_range(0.1, 300))
     #: Seconds given to clients to close on shutdown.
     shutdown_grace_s: float = attrs.field(default=5.0, validator=_range(0, 300))
+    #: Protocol conformance tests only: a WebSocket path that echoes every message, with
+    #: no token (``wdp.server.echo``); empty: off. Never set it in production.
+    test_echo_path: str = attrs.field(default="", validator=_echo_path)
 
 
 @attrs.frozen(slots=True)
