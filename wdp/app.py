@@ -81,6 +81,15 @@ class _Metrics:
         self.frames = prometheus_client.Counter(
             "wdp_frames", "CSI frames received", ["router"], registry=r
         )
+        self.datagrams = prometheus_client.Counter(
+            "wdp_datagrams", "UDP datagrams received", ["router"], registry=r
+        )
+        self.skipped = prometheus_client.Counter(
+            "wdp_datagrams_skipped",
+            "UDP datagrams refused by the parser",
+            ["router", "reason"],
+            registry=r,
+        )
         self.events = prometheus_client.Counter(
             "wdp_events", "events published", ["type"], registry=r
         )
@@ -264,6 +273,10 @@ async def serve(
             async for item in ingest_receive:
                 if isinstance(item, Captured):
                     metrics.frames.labels(item.router_id).inc(len(item.frames))
+                    if item.datagrams:
+                        metrics.datagrams.labels(item.router_id).inc(len(item.datagrams))
+                    for reason, n in item.skipped.items():
+                        metrics.skipped.labels(item.router_id, reason).inc(n)
                     counters["frames"] += len(item.frames)
                     await record_send.send(item)
                     if item.frames:

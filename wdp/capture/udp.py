@@ -37,6 +37,8 @@ class Captured:
     router_id: str
     datagrams: list[tuple[bytes, int]]  # (payload, host_time_ns)
     frames: list[CsiFrame]
+    #: Datagrams of the burst the parser refused, by reason (short, corrupt, ...).
+    skipped: dict[str, int] = attrs.field(factory=dict)
 
 
 def _open_socket(source: UdpSource) -> socket.socket:
@@ -58,6 +60,7 @@ def _open_socket(source: UdpSource) -> socket.socket:
 def _drain(sock: socket.socket, parser: PacketParser, max_batch: int) -> Captured:
     datagrams: list[tuple[bytes, int]] = []
     frames: list[CsiFrame] = []
+    before = dict(parser.stats.skipped)
     for _ in range(max_batch):
         try:
             data = sock.recv(RECV_BYTES)
@@ -70,7 +73,12 @@ def _drain(sock: socket.socket, parser: PacketParser, max_batch: int) -> Capture
         now = time.time_ns()
         datagrams.append((data, now))
         frames.extend(parser.feed(data, now))
-    return Captured(parser.router_id, datagrams, frames)
+    skipped = {
+        reason: n - before.get(reason, 0)
+        for reason, n in parser.stats.skipped.items()
+        if n != before.get(reason, 0)
+    }
+    return Captured(parser.router_id, datagrams, frames, skipped)
 
 
 def bind_udp(source: UdpSource) -> tuple[socket.socket, UdpSource]:
