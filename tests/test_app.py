@@ -28,8 +28,12 @@ async def test_demo_serves_pose_data_and_records(tmp_path):
             port = await nursery.start(functools.partial(serve, config, stop=stop))
             status, body = await http_get(port, "/health")
             assert status == 200 and orjson.loads(body)["ready"] is True
-            status, body = await http_get(port, "/metrics")
+            admin = token_for(config, roles=("admin",))
+            status, body = await http_get(port, f"/metrics?token={admin}")
             assert status == 200 and b"wdp_frames_total" in body
+            # the figures name environments and routers: admins only
+            assert (await http_get(port, "/metrics"))[0] == 401
+            assert (await http_get(port, f"/metrics?token={token}"))[0] == 403
             assert (await http_get(port, "/api/v1/environments"))[0] == 401
             status, body = await http_get(port, f"/api/v1/environments?token={token}")
             assert [e["environment_id"] for e in orjson.loads(body)["environments"]] == ["room_001"]

@@ -107,7 +107,8 @@ async def test_silence_then_return_and_a_storm_that_changes_nothing(tmp_path):
                             )
                     await trio.sleep(1.0)
                     nursery.cancel_scope.cancel()
-            status, metrics = await http_get(port, "/metrics")
+            admin = token_for(config, roles=("admin",))
+            status, metrics = await http_get(port, f"/metrics?token={admin}")
     # silence and return, for both routers, in that order
     for router in ("ra", "rb"):
         events = [h for h in hardware if h["router_id"] == router]

@@ -1,67 +1,11 @@
 """The WebSocket API over a real socket: auth, default subscriptions, subscribe, errors,
 disconnect, rate limits, slow consumers."""
 
-import functools
-import time
-from contextlib import asynccontextmanager
-
 import orjson
 import pytest
 import trio
 import trio_websocket
-
-from wdp.config import AuthConfig, ServerConfig
-from wdp.pipeline.events import PoseFrame
-from wdp.server.auth import Verifier, mint
-from wdp.server.connection import ConnectionContext, serve_connection
-from wdp.server.http import ConnectionLimits, Routes, serve_http
-from wdp.server.hub import Hub
-
-KEY = b"k" * 40
-AUTH = AuthConfig()
-
-
-def token(envs=("room_001",), roles=("viewer",), ttl=600):
-    return mint(AUTH, KEY, subject="t", roles=list(roles), environments=list(envs), ttl_s=ttl)
-
-
-@asynccontextmanager
-async def server(**config):
-    ctx = ConnectionContext(ServerConfig(**config), Verifier(AUTH, KEY), Hub())
-    routes = Routes(
-        websocket_paths=frozenset({"/ws/v1", "/api/v1/stream/pose"}),
-        websocket=lambda w, r: serve_connection(w, r, ctx),
-    )
-    async with trio.open_nursery() as nursery:
-        port = await nursery.start(
-            functools.partial(
-                serve_http, routes, host="127.0.0.1", port=0, limits=ConnectionLimits(100, 100)
-            )
-        )
-        yield port, ctx
-        nursery.cancel_scope.cancel()
-
-
-def pose(env="room_001", frame=1, persons=()):
-    return PoseFrame(
-        timestamp_ns=time.time_ns(),
-        frame_id=frame,
-        environment_id=env,
-        processing_time_ms=None,
-        persons=persons,
-        model_version="test",
-        csi_quality=0.9,
-        frame_rate=10.0,
-    )
-
-
-async def receive(ws, timeout=5):
-    with trio.fail_after(timeout):
-        return orjson.loads(await ws.get_message())
-
-
-def connect(port, query="", path="/ws/v1", **kw):
-    return trio_websocket.open_websocket("127.0.0.1", port, f"{path}?{query}", use_ssl=False, **kw)
+from ws_server import connect, pose, receive, server, token
 
 
 async def test_default_subscriptions_deliver_pose_data_of_allowed_environments_only():

@@ -362,6 +362,12 @@ async def serve(
         )
 
     async def prometheus(request: Request) -> Response:
+        """For an admin token only: the figures name every environment and router."""
+        who = principal_of(request)
+        if isinstance(who, Response):
+            return who
+        if not who.is_admin:
+            return json(403, {"error": {"error_code": "FORBIDDEN", "message": "admin role needed"}})
         metrics.connections.set(ctx.connections)
         return Response(
             200,
@@ -459,21 +465,27 @@ async def serve(
     routes.add("PATCH", "/api/v1/config", config_patch)
     mount_dashboard(routes)
 
-    def system_event(event: str, status: str) -> SystemEvent:
-        return SystemEvent(
-            time.time_ns(),
-            event,
-            status,
-            session_id,
-            configuration={"environments": ",".join(sorted(environments))},
-            components={
-                "capture": "healthy",
-                "csi_processor": "healthy",
-                "neural_network": "healthy",
-                "tracker": "healthy",
-                "recorder": "healthy",
-            },
-        )
+    def publish_system_event(event: str, status: str) -> None:
+        """One per environment, so each token hears only of its own environments."""
+        now = time.time_ns()
+        for env_id in sorted(environments):
+            hub.publish(
+                SystemEvent(
+                    now,
+                    event,
+                    status,
+                    session_id,
+                    configuration={"version": __version__},
+                    components={
+                        "capture": "healthy",
+                        "csi_processor": "healthy",
+                        "neural_network": "healthy",
+                        "tracker": "healthy",
+                        "recorder": "healthy",
+                    },
+                    environment_id=env_id,
+                )
+            )
 
     async def performance() -> None:
         monitor = PerformanceMonitor()
@@ -508,12 +520,12 @@ async def serve(
                     for run in runs:
                         sources.start_soon(_source, run, ingest_send.clone())
                 await ingest_send.aclose()
-                hub.publish(system_event("system_started", "running"))
+                publish_system_event("system_started", "running")
                 task_status.started(port)
                 await stop.wait()
                 # Graceful stop: tell the clients, give them the grace period to go,
                 # then stop the sources; the recorder drains what was captured.
-                hub.publish(system_event("system_stopping", "stopping"))
+                publish_system_event("system_stopping", "stopping")
                 ctx.shutdown.set()
                 with trio.move_on_after(config.server.shutdown_grace_s):
                     while ctx.connections:

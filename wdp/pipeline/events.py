@@ -641,8 +641,14 @@ class SystemEvent:
     session_id: str
     configuration: tuple[tuple[str, object], ...] = attrs.field(default=(), converter=_pairs)
     components: tuple[tuple[str, object], ...] = attrs.field(default=(), converter=_pairs)
+    #: The environment the event is about (in ``configuration``, as the spec shows it);
+    #: only tokens allowed that environment receive it. None: about no environment.
+    environment_id: str | None = None
 
     def to_message(self) -> dict:
+        configuration = dict(self.configuration)
+        if self.environment_id is not None:
+            configuration["environment_id"] = self.environment_id
         return _message(
             self.TYPE,
             self.timestamp_ns,
@@ -650,7 +656,7 @@ class SystemEvent:
                 "event": self.event,
                 "status": self.status,
                 "session_id": self.session_id,
-                "configuration": dict(self.configuration),
+                "configuration": configuration,
                 "components": dict(self.components),
             },
         )

@@ -60,7 +60,7 @@ FILTERS: dict[str, frozenset[str]] = {
     "activity_event": frozenset({"environment_id", "min_confidence", "event_types", "severity"}),
     "occupancy_update": frozenset({"environment_id"}),
     "analytics_stream": frozenset({"environment_id"}),
-    "system_event": frozenset({"severity"}),
+    "system_event": frozenset({"environment_id", "severity"}),
     "hardware_event": frozenset({"environment_id", "severity"}),
     "performance_update": frozenset({"severity"}),
     "config_update": frozenset(),
