@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import os
 import statistics
@@ -185,7 +186,12 @@ def token() -> str:
     return mint(AuthConfig(), KEY, subject="bench", roles=["viewer"], environments="*", ttl_s=3600)
 
 
-def measure(kind: str, clients: int, fps: float, warmup_s: float, window_s: float) -> dict:
+def measure(
+    kind: str, clients: int, fps: float, warmup_s: float, window_s: float, beside=None
+) -> dict:
+    """One run; ``beside(port, server_pid)``, if given, is a context manager entered once
+    the clients are connected and left after the window (an extra client, say); what it
+    yields is returned under "beside"."""
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", kind, "--fps", str(fps)],
         stdout=subprocess.PIPE,
@@ -207,15 +213,16 @@ def measure(kind: str, clients: int, fps: float, warmup_s: float, window_s: floa
         load.stdin.flush()
         if load.stdout.readline().strip() != "ready":
             raise RuntimeError("the load generator did not connect its clients")
-        time.sleep(warmup_s)
-        c0, t0 = cpu_seconds(server.pid), time.monotonic()
-        load.stdin.write("start\n")
-        load.stdin.flush()
-        time.sleep(window_s)
-        load.stdin.write("stop\n")
-        load.stdin.flush()
-        c1, t1 = cpu_seconds(server.pid), time.monotonic()
-        result = orjson.loads(load.stdout.readline())
+        with beside(port, server.pid) if beside else contextlib.nullcontext() as extra:
+            time.sleep(warmup_s)
+            c0, t0 = cpu_seconds(server.pid), time.monotonic()
+            load.stdin.write("start\n")
+            load.stdin.flush()
+            time.sleep(window_s)
+            load.stdin.write("stop\n")
+            load.stdin.flush()
+            c1, t1 = cpu_seconds(server.pid), time.monotonic()
+            result = orjson.loads(load.stdout.readline())
     finally:
         for p in (load, server):
             if p is not None:
@@ -229,11 +236,12 @@ def measure(kind: str, clients: int, fps: float, warmup_s: float, window_s: floa
         "p50_ms": nan if result["p50_ms"] is None else result["p50_ms"],
         "p99_ms": nan if result["p99_ms"] is None else result["p99_ms"],
         "open": result["open"],
+        "beside": extra,
     }
 
 
 def median_of(runs: list[dict]) -> dict:
-    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0] if k != "beside"}
 
 
 def main() -> None:

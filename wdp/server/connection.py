@@ -176,7 +176,9 @@ class _Connection:
         finally:
             ctx.hub.outboxes.discard(self.outbox)
             ctx.connections -= 1
-        if close is not None and close.code not in (0,):
+        if close is not None and close.code == 0:
+            self.frames.abort()  # a client that stopped reading: reset, not a queued FIN
+        elif close is not None:
             with trio.move_on_after(1.0):
                 try:
                     await self.ws.aclose(close.code, close.reason)

@@ -21,6 +21,7 @@ and ``send_all`` only.
 from __future__ import annotations
 
 import os
+import socket
 import struct
 
 import trio
@@ -88,6 +89,16 @@ class FrameWriter:
             sent = 0  # a broken socket: flush() reports it through trio
         if sent < len(data):
             self.backlog += memoryview(data)[sent:]
+
+    def abort(self) -> None:
+        """Make the coming close reset the connection (RST). A plain close queues its FIN
+        behind the unsent bytes of a client that stopped reading, and the kernel keeps
+        that buffer (up to megabytes) until the orphaned socket times out, minutes later;
+        the client, meanwhile, cannot tell it was dropped."""
+        if self._fd is None:
+            return
+        with socket.socket(fileno=os.dup(self._fd)) as sock:  # the same socket, our own fd
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
     async def flush(self) -> None:
         """Send the backlog (raises trio's errors for a broken connection)."""
