@@ -58,3 +58,35 @@ async def running_server(config, **kw):
             yield port
         finally:
             stop.set()
+
+
+def serve_process(tmp_path, toml: str = ""):
+    """``wdp serve`` as a child process with ``toml`` added to a config of a free port and
+    state and recordings in tmp_path; (process, port, config) once it listens."""
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    config_file = tmp_path / "wdp.toml"
+    config_file.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n'
+        f'[recording]\ndirectory = "{tmp_path / "sessions"}"\n'
+        f"{toml}\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wdp", "serve", "--config", str(config_file), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
+    deadline = time.monotonic() + 60
+    while not (ready := [line for line in lines if "listening on" in line]):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("wdp serve did not start")
+        time.sleep(0.05)
+    port = int(ready[0].split("http://")[1].split("/")[0].rsplit(":", 1)[1])
+    return process, port, load_config(config_file)

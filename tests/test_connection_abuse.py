@@ -5,52 +5,16 @@ come back to where they were."""
 
 import os
 import socket
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import orjson
 import trio
 import trio_websocket
-from app_server import token_for
-
-from wdp.config import load_config
+from app_server import serve_process, token_for
 
 PER_IP = 40
 UDP = "udp://127.0.0.1:0?format=intel5300"
-
-
-def start_server(tmp_path):
-    config_file = tmp_path / "wdp.toml"
-    config_file.write_text(
-        f"""
-state_dir = "{tmp_path / "state"}"
-[server]
-port = 0
-max_connections_per_ip = {PER_IP}
-handshake_timeout_s = 1.0
-[recording]
-directory = "{tmp_path / "sessions"}"
-[environments.lab.routers.r1]
-source = "{UDP}"
-"""
-    )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "wdp", "serve", "--config", str(config_file)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    lines = []
-    threading.Thread(target=lambda: lines.extend(server.stdout), daemon=True).start()
-    deadline = time.monotonic() + 60
-    while not (ready := [line for line in lines if "listening on" in line]):
-        assert server.poll() is None and time.monotonic() < deadline, "wdp serve did not start"
-        time.sleep(0.05)
-    port = int(ready[0].split("http://127.0.0.1:")[1].split("/")[0])
-    return server, port, load_config(config_file)
 
 
 def closed_by_server(sock) -> bool:
@@ -101,7 +65,16 @@ async def settle(pid, baseline_fds, timeout=10.0):
 
 
 async def test_churn_slowloris_and_the_per_address_cap(tmp_path):
-    server, port, config = start_server(tmp_path)
+    server, port, config = serve_process(
+        tmp_path,
+        f"""
+[server]
+max_connections_per_ip = {PER_IP}
+handshake_timeout_s = 1.0
+[environments.lab.routers.r1]
+source = "{UDP}"
+""",
+    )
     token = token_for(config)
     try:
         await open_and_close(port, token, 100)  # warm up (imports, caches, buffers)

@@ -10,12 +10,11 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
-import threading
 import time
 
 import h5py
 import pytest
+from app_server import serve_process
 
 from wdp.recorder import open_recording
 from wdp.sim.scenario import load_scenario
@@ -33,35 +32,6 @@ def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def start_server(tmp_path, udp_port):
-    config = tmp_path / "wdp.toml"
-    config.write_text(
-        f"""
-state_dir = "{tmp_path / "state"}"
-[server]
-port = 0
-[recording]
-directory = "{tmp_path / "sessions"}"
-[environments.lab.routers.r1]
-source = "udp://127.0.0.1:{udp_port}?format=intel5300"
-"""
-    )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "wdp", "serve", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines = []
-    threading.Thread(target=lambda: lines.extend(server.stdout), daemon=True).start()
-    deadline = time.monotonic() + 60
-    while not any("listening on" in line for line in lines):
-        assert server.poll() is None, server.stderr.read()
-        assert time.monotonic() < deadline, "wdp serve did not start"
-        time.sleep(0.05)
-    return server
 
 
 def send(udp_port, packets, seconds):
@@ -83,7 +53,10 @@ def session_file(tmp_path):
 def test_a_killed_or_stopped_server_keeps_its_recording(tmp_path, sig):
     udp_port = free_udp_port()
     packets = datagrams(3.0)
-    server = start_server(tmp_path, udp_port)
+    server, _, _ = serve_process(
+        tmp_path,
+        f'[environments.lab.routers.r1]\nsource = "udp://127.0.0.1:{udp_port}?format=intel5300"',
+    )
     try:
         sent = send(udp_port, packets, 2.5)
         os.kill(server.pid, sig)
