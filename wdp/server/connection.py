@@ -329,10 +329,9 @@ class _Connection:
         outbox = self.outbox
         if isinstance(item, SharedMessage):
             method = sub.compression if sub is not None else None
-            meta = outbox.next_metadata(method)
             if method:
-                return frame(item.compressed(meta, method), binary=True)
-            return frame(item.payload(meta))
+                return frame(item.compressed(outbox.next_metadata(method), method), binary=True)
+            return frame(item.prefix, outbox.next_tail())
         return frame(orjson.dumps({**item, "metadata": outbox.next_metadata()}))
 
     def _pump(self) -> None:

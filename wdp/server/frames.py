@@ -30,17 +30,18 @@ import trio_websocket
 _TEXT, _BINARY = 0x81, 0x82  # FIN + opcode
 
 
-def frame(payload: bytes, *, binary: bool = False) -> bytes:
-    """One unfragmented, unmasked WebSocket frame (RFC 6455 section 5.2)."""
+def frame(*parts: bytes, binary: bool = False) -> bytes:
+    """One unfragmented, unmasked WebSocket frame (RFC 6455 section 5.2) whose payload is
+    ``parts`` joined (one copy: a shared message and a client's own tail)."""
     first = _BINARY if binary else _TEXT
-    n = len(payload)
+    n = sum(map(len, parts))
     if n < 126:
         head = bytes((first, n))
     elif n < 65536:
         head = struct.pack("!BBH", first, 126, n)
     else:
         head = struct.pack("!BBQ", first, 127, n)
-    return head + payload
+    return b"".join((head, *parts))
 
 
 def _socket_fd(stream: trio.abc.Stream) -> int | None:

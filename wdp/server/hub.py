@@ -61,9 +61,6 @@ class SharedMessage:
         self.prefix = body[:-1] + b',"metadata":'
         self._compressors: dict[str, tuple[bytes, object]] = {}
 
-    def payload(self, metadata: dict) -> bytes:
-        """The whole message, UTF-8 JSON, for a text frame."""
-        return self.prefix + orjson.dumps(metadata) + b"}"
 
     def compressed(self, metadata: dict, method: str) -> bytes:
         """The whole message deflated (gzip or raw zlib), for a binary frame."""
@@ -155,6 +152,7 @@ class Outbox:
 
     def __init__(self, client_id: str, principal_may_see, clock=trio.current_time) -> None:
         self.client_id = client_id
+        self._tail_head = orjson.dumps({"client_id": client_id})[:-1] + b',"sequence":'
         self._may_see = principal_may_see
         self._clock = clock
         self.subscriptions: dict[str, Subscription] = {}
@@ -257,6 +255,12 @@ class Outbox:
         if compression:
             meta["compression"] = compression
         return meta
+
+    def next_tail(self) -> bytes:
+        """The JSON that ends a ``SharedMessage`` sent uncompressed: this connection's
+        metadata and the message's closing brace (``next_metadata``, pre-encoded)."""
+        self.sequence += 1
+        return self._tail_head + str(self.sequence).encode() + b"}}"
 
 
 class Hub:
