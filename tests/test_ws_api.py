@@ -5,7 +5,7 @@ import orjson
 import pytest
 import trio
 import trio_websocket
-from ws_server import connect, person, pose, receive, server, token
+from ws_server import connect, hardware, person, pose, receive, server, system, token
 
 
 async def test_default_subscriptions_deliver_pose_data_of_allowed_environments_only():
@@ -229,3 +229,27 @@ async def test_origin_allow_list_refuses_other_sites():
         with pytest.raises(trio_websocket.HandshakeError):
             async with connect(port, f"token={token()}"):  # no Origin at all
                 pass
+
+
+async def test_a_new_subscriber_first_gets_the_current_state():
+    """The latest system_event (per environment) and hardware_event (per router) are
+    kept: a client that subscribes later is told the current state at once."""
+    async with server() as (port, ctx):
+        ctx.hub.publish(system("system_started"))
+        ctx.hub.publish(hardware(event="router_disconnected"))
+        ctx.hub.publish(hardware(env="room_002", event="router_disconnected"))  # not its room
+        async with connect(port, f"token={token()}") as ws:  # defaults: system_event
+            assert (await receive(ws))["type"] == "connection_status"
+            state = await receive(ws)
+            assert (state["type"], state["data"]["event"]) == ("system_event", "system_started")
+            routers = {"event_type": "hardware_event"}
+            await ws.send_message(
+                orjson.dumps({"type": "subscribe", "data": {"subscriptions": [routers]}}).decode()
+            )
+            assert (await receive(ws))["type"] == "ack"
+            router = await receive(ws)
+            assert router["type"] == "hardware_event"
+            assert router["data"]["event"] == "router_disconnected"
+            assert router["data"]["environment_id"] == "room_001"
+            ctx.hub.publish(hardware(event="router_reconnected"))  # then the live stream
+            assert (await receive(ws))["data"]["event"] == "router_reconnected"

@@ -342,7 +342,7 @@ async def test_severity_filters():
             assert got[0]["data"]["severity"] == "warning"
             assert got[1]["data"]["severity"] == "critical"
             assert got[2]["data"]["alerts"][0]["severity"] == "warning"
-        async with open_client(port, f"token={token()}") as ws:
+        async with open_client(port, f"token={token()}&subscriptions=none") as ws:
             # the spec's example: system events of warning and worse only
             await subscribe(
                 ws,

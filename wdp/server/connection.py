@@ -153,6 +153,7 @@ class _Connection:
         close: _Close | None = None
         try:
             self.outbox.control(_message("connection_status", self._status()))
+            ctx.hub.offer_retained(self.outbox, self.outbox.subscriptions.values())
             async with trio.open_nursery() as nursery:
 
                 async def guarded(fn):
@@ -283,6 +284,7 @@ class _Connection:
         self.explicit = True
         self.outbox.set_subscriptions(current + built)
         self._ack("subscribe")
+        self.ctx.hub.offer_retained(self.outbox, built)
 
     def _unsubscribe(self, data: dict) -> None:
         ids = data.get("subscription_ids")

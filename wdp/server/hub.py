@@ -35,6 +35,8 @@ from wdp.server.subscriptions import Subscription
 
 #: Discrete events a connection may have waiting before it is disconnected.
 MAX_PENDING_EVENTS = 512
+#: State events: the latest of each environment (and router) goes to new subscribers.
+RETAINED_TYPES = frozenset({"system_event", "hardware_event"})
 #: Latest-value streams: the newest ``buffer_size`` messages wait, older ones are dropped.
 LATEST_VALUE_TYPES = frozenset({"pose_data", "pose_data_trajectory"})
 #: ``max_fps`` is a token bucket holding this many frames: a source at exactly max_fps
@@ -264,11 +266,17 @@ class Outbox:
 
 
 class Hub:
-    """Fans events out to the connected outboxes."""
+    """Fans events out to the connected outboxes.
+
+    State events (``RETAINED_TYPES``) are also kept, the latest per environment and
+    router: a new subscription to them first gets those (``offer_retained``), so a
+    dashboard that connects knows at once what is running and which routers are silent.
+    """
 
     def __init__(self) -> None:
         self.outboxes: set[Outbox] = set()
         self.published = 0
+        self.retained: dict[tuple, object] = {}
 
     def publish(self, event) -> None:
         message = event.to_message()
@@ -277,6 +285,8 @@ class Hub:
         data = message["data"]
         cache: dict[tuple, SharedMessage] = {}
         self.published += 1
+        if kind in RETAINED_TYPES:
+            self.retained[(kind, environment_id, getattr(event, "router_id", None))] = event
         for outbox in self.outboxes:
             for sub in outbox.matching(kind, environment_id):
                 key = _project(sub, kind, data)
@@ -286,3 +296,18 @@ class Hub:
                 if shared is None:
                     shared = cache[key] = SharedMessage(kind, _apply(message, key))
                 outbox.offer(sub, shared)
+
+    def offer_retained(self, outbox: Outbox, subscriptions: Iterable[Subscription]) -> None:
+        """The retained state events that match ``subscriptions`` (new ones of
+        ``outbox``), oldest first."""
+        new = {s.id for s in subscriptions}
+        for (kind, environment_id, _), event in sorted(
+            self.retained.items(), key=lambda item: item[1].timestamp_ns
+        ):
+            message = event.to_message()
+            for sub in outbox.matching(kind, environment_id):
+                if sub.id not in new:
+                    continue
+                key = _project(sub, kind, message["data"])
+                if key is not None:
+                    outbox.offer(sub, SharedMessage(kind, _apply(message, key)))
