@@ -38,12 +38,12 @@ CHUNK_SUBCARRIERS = 32
 #: Bytes per chunk of the flat raw-record byte stream.
 CHUNK_RAW_BYTES = 1 << 18
 
-#: HDF5 chunk cache per dataset: it holds the chunks still being filled between flushes
-#: (a csi chunk is 1024 frames x 32 subcarriers: 2.4 MiB for 3x3), so they are not read
-#: back to be rewritten. Larger only makes a long recording's memory creep up to it,
-#: once per dataset (with 16 MiB, ``wdp serve`` grew by about 40 MiB over its first
-#: minutes; with 8 MiB, by about 20 MiB, flat after three minutes at 100 Hz).
-CHUNK_CACHE_BYTES = 8 << 20
+#: HDF5 chunk cache per dataset: it must hold the chunks still being filled between
+#: flushes (one 1024-frame block of csi chunks: 2.3 MiB for 3x3x30, 2 MiB for 1x1x256), so
+#: they are not read back to be rewritten. It also keeps finished chunks until full, so
+#: more only makes a long session's memory creep: with 16 MiB, ``wdp serve`` grew by
+#: tens of MiB over its first hour; with 3 MiB it is flat after a minute.
+CHUNK_CACHE_BYTES = 3 << 20
 
 ROUTERS_GROUP = "routers"
 TRUTH_GROUP = "truth"
