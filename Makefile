@@ -52,10 +52,10 @@ $(AUTOBAHN):
 test: $(STAMP) $(SPEC_NODE) $(BROWSER_NODE) $(CHROMIUM) $(AUTOBAHN)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) $(SPEC_NODE)
 	@for s in bench/bench_*.py; do echo "== $$s"; $(BIN)/python $$s || exit 1; done
 
-bench-smoke: $(STAMP)
+bench-smoke: $(STAMP) $(SPEC_NODE)
 	@for s in bench/bench_*.py; do echo "== $$s (smoke)"; $(BIN)/python $$s --smoke || exit 1; done
 
 lint: $(STAMP)
