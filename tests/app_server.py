@@ -90,3 +90,20 @@ def serve_process(tmp_path, toml: str = ""):
         time.sleep(0.05)
     port = int(ready[0].split("http://")[1].split("/")[0].rsplit(":", 1)[1])
     return process, port, load_config(config_file)
+
+
+def intel5300_datagrams(seconds: float) -> list[bytes]:
+    """A simulated walker's Intel 5300 datagrams, one per 10 ms (the card's own clock)."""
+    from wdp.sim.scenario import load_scenario
+    from wdp.sim.simulate import run_steps
+
+    steps = run_steps(load_scenario("one_walker"), seconds=seconds, profile="intel5300")
+    return [data for step in steps for data, _ in step.datagrams["r1"]]
+
+
+def free_udp_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

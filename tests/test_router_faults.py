@@ -14,25 +14,17 @@ import socket
 import orjson
 import trio
 import trio_websocket
-from app_server import app_config, http_get, running_server, token_for
-
-from wdp.sim.scenario import load_scenario
-from wdp.sim.simulate import run_steps
+from app_server import (
+    app_config,
+    free_udp_port,
+    http_get,
+    intel5300_datagrams,
+    running_server,
+    token_for,
+)
 
 RATE_HZ = 100
 STORM_PER_S = 10_000
-
-
-def datagrams(seconds: float) -> list[bytes]:
-    """A walker's Intel 5300 datagrams, one per 10 ms."""
-    steps = run_steps(load_scenario("one_walker"), seconds=seconds, profile="intel5300")
-    return [data for step in steps for data, _ in step.datagrams["r1"]]
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def send_stream(sock, port, packets, storm=0, rng=None):
@@ -60,7 +52,7 @@ async def test_silence_then_return_and_a_storm_that_changes_nothing(tmp_path):
             "storm": {"routers": {"rb": {"source": f"udp://127.0.0.1:{storm_port}?{fmt}"}}},
         },
     )
-    packets = datagrams(4.0)
+    packets = intel5300_datagrams(4.0)
     poses = {"quiet": [], "storm": []}
     hardware = []
     rng = random.Random(7)

@@ -14,24 +14,11 @@ import time
 
 import h5py
 import pytest
-from app_server import serve_process
+from app_server import free_udp_port, intel5300_datagrams, serve_process
 
 from wdp.recorder import open_recording
-from wdp.sim.scenario import load_scenario
-from wdp.sim.simulate import run_steps
 
 RATE_HZ = 100
-
-
-def datagrams(seconds: float) -> list[bytes]:
-    steps = run_steps(load_scenario("one_walker"), seconds=seconds, profile="intel5300")
-    return [data for step in steps for data, _ in step.datagrams["r1"]]
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def send(udp_port, packets, seconds):
@@ -52,7 +39,7 @@ def session_file(tmp_path):
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_a_killed_or_stopped_server_keeps_its_recording(tmp_path, sig):
     udp_port = free_udp_port()
-    packets = datagrams(3.0)
+    packets = intel5300_datagrams(3.0)
     server, _, _ = serve_process(
         tmp_path,
         f'[environments.lab.routers.r1]\nsource = "udp://127.0.0.1:{udp_port}?format=intel5300"',

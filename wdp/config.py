@@ -198,11 +198,12 @@ def _note_field(note: str) -> str:
     return ""
 
 
-def _merge(base: dict, over: Mapping) -> dict:
+def merge_trees(base: Mapping, over: Mapping) -> dict:
+    """``over``'s values over ``base``'s, tables merged key by key."""
     out = dict(base)
     for key, value in over.items():
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge(out[key], value)
+            out[key] = merge_trees(out[key], value)
         else:
             out[key] = value
     return out
@@ -247,7 +248,7 @@ def load_config(
     env = _env_overrides(environ)
     if env:
         source = f"{source} + WDP_* environment"
-    return config_from_dict(_merge(_merge(data, env), overrides or {}), source)
+    return config_from_dict(merge_trees(merge_trees(data, env), overrides or {}), source)
 
 
 def config_from_dict(data: Mapping, source: str) -> Config:

@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 import orjson
 
-from wdp.config import Config, ConfigError, config_from_dict, config_to_dict
+from wdp.config import Config, ConfigError, config_from_dict, config_to_dict, merge_trees
 from wdp.pipeline.environment import PipelineConfig
 
 #: Fields a running server applies from the next window / connection on.
@@ -96,22 +96,12 @@ def _nest(flat: dict[str, Any]) -> dict:
     return tree
 
 
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def apply_patch(config: Config, change: dict[str, Any]) -> tuple[Config, dict[str, Any]]:
     """The configuration with ``change`` applied, and the fields that really changed
     (dotted path -> new value, in the config's own order)."""
     current = config_to_dict(config)
     try:
-        new = config_from_dict(_merge(current, _nest(change)), "change")
+        new = config_from_dict(merge_trees(current, _nest(change)), "change")
     except ConfigError as exc:
         raise ConfigPatchError(400, "INVALID_CONFIG", str(exc)) from None
     before, after = flatten(current), flatten(config_to_dict(new))
