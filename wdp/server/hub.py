@@ -63,7 +63,6 @@ class SharedMessage:
         self.prefix = body[:-1] + b',"metadata":'
         self._compressors: dict[str, tuple[bytes, object]] = {}
 
-
     def compressed(self, metadata: dict, method: str) -> bytes:
         """The whole message deflated (gzip or raw zlib), for a binary frame."""
         shared = self._compressors.get(method)
