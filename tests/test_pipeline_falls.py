@@ -167,3 +167,47 @@ def test_actions_record_only_what_callbacks_report():
         assert [e.actions for e in found] == [expected, expected]
         assert all(e.actions == () for e in seen)  # callbacks see the event before actions
         assert len(seen) == 2 * len(callbacks)
+
+
+def test_a_track_that_takes_over_someone_down_is_not_a_new_fall():
+    """Tracks swap when someone walks past a person on the floor: the passer-by's track
+    now shows a body on the floor, as if it had fallen in one window. That is the person
+    already reported, not a second fall; their getting up is that fall's recovery."""
+    from wdp.pipeline.falls import FallDetector
+    from wdp.pipeline.tracking import CONFIRMED, TrackView
+
+    rows, camera = truth("fall_no_recovery")
+    (true_fall,) = scenario("fall_no_recovery").fall_events
+    where = tuple(rows.position[2500, 0, :2])
+
+    def view(track_id, keypoints):
+        obs = Observation((*where, 0.0), None, keypoints, np.ones(17), np.eye(5)[0], 0.9)
+        return TrackView(track_id, track_id, CONFIRMED, where, (0.0, 0.0), 0.9, 1.0, 0, 0, 0.1, obs)
+
+    standing = rows.keypoints_3d[100, 0] - rows.position[100, 0] + rows.position[2500, 0]
+    lying = rows.keypoints_3d[-1, 0]
+    step = int(0.1 * NS)
+
+    def run_detector(config):
+        """(events of the fall on track 1, events after a passer-by's track 2 took the
+        lying person over for 2 s and then stood up again)."""
+        detector = FallDetector(ENV, camera, config)
+        first = []
+        for k in range(len(rows.time_ns)):  # the fall itself, on track 1, every 0.1 s
+            if rows.time_ns[k] % step == 0:
+                t = int(rows.time_ns[k])
+                first += detector.update(t, [view(1, rows.keypoints_3d[k, 0])])
+        later = []
+        for i in range(1, 60):
+            kp = standing if i < 20 or i >= 40 else lying
+            later += detector.update(t + i * step, [view(2, kp)], ended=[1] if i == 20 else [])
+        return first, later
+
+    first, later = run_detector(FallConfig())
+    assert [e.fall_id for e in first] == [1]
+    assert true_fall.start * NS < first[0].timestamp_ns
+    assert [(e.fall_id, e.recovery_detected) for e in later] == [(1, True)]
+    assert later[0].track_id == 1  # the fall keeps the track it was reported on
+    # without the rule (same_fall_m 0), the passer-by would have "fallen" too
+    _, blind = run_detector(FallConfig(same_fall_m=0.0))
+    assert [e.fall_id for e in blind if not e.recovery_detected] == [2]
