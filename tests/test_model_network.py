@@ -9,6 +9,9 @@ from wdp.inference.network import (
     Batch,
     Heads,
     Mlp,
+    gelu,
+    grid_decode,
+    grid_labels,
     loss_and_grad,
 )
 from wdp.inference.targets import MAX_SLOTS
@@ -24,6 +27,8 @@ def _targets(rng, b):
         velocity=rng.standard_normal((b, MAX_SLOTS, 3)),
         keypoints=rng.standard_normal((b, MAX_SLOTS, 51)),
         activity=act,
+        grid_x=grid_labels(rng.uniform(0, 5, (b, MAX_SLOTS))) * present[..., None],
+        grid_y=grid_labels(rng.uniform(0, 4, (b, MAX_SLOTS))) * present[..., None],
     )
 
 
@@ -40,7 +45,15 @@ def test_gradients_match_finite_differences():
 
     y, cache = net.forward_train(x)
     _, parts, dy = loss_and_grad(y, t)
-    assert set(parts) == {"count", "presence", "position", "velocity", "keypoints", "activity"}
+    assert set(parts) == {
+        "count",
+        "presence",
+        "position",
+        "velocity",
+        "keypoints",
+        "activity",
+        "grid",
+    }
     grads = net.backward(cache, dy)
     eps = 1e-6
     checked = 0
@@ -89,3 +102,49 @@ def test_adam_training_is_deterministic():
     first = loss_and_grad(Mlp.init([10, 16, OUTPUT_SIZE], 0).forward(x), t)[0]
     net = Mlp([a[0], a[2]], [a[1], a[3]])
     assert loss_and_grad(net.forward(x), t)[0] < first
+
+
+def test_grid_labels_decode_back_to_the_coordinate():
+    coords = np.array([0.1, 1.37, 2.5, 4.93, 6.2])
+    q = grid_labels(coords)
+    assert np.allclose(q.sum(axis=-1), 1.0)
+    # logits that are the labels' log give the coordinate back to within a centimetre
+    back = grid_decode(np.log(q + 1e-12))
+    assert np.all(np.abs(back - coords) < 0.01), back
+    # two far-apart modes: the answer is the stronger one, not the point between them
+    two = np.log(0.6 * grid_labels(np.array(1.0)) + 0.4 * grid_labels(np.array(4.0)) + 1e-12)
+    assert abs(float(grid_decode(two)) - 1.0) < 0.05
+
+
+def test_dropout_gradients_match_finite_differences_for_a_fixed_mask():
+    rng = np.random.default_rng(7)
+    net = Mlp.init([6, 8, 8, OUTPUT_SIZE], seed=2, dtype=np.float64)
+    for w in net.weights:
+        w *= 3.0
+    x = rng.standard_normal((3, 6))
+    t = _targets(rng, 3)
+    y, cache = net.forward_train(x, dropout=0.5, rng=np.random.default_rng(11))
+    masks = [c[2] for c in cache]
+    assert any(m is not None and (m == 0).any() for m in masks)
+    grads = net.backward(cache, loss_and_grad(y, t)[2])
+
+    def loss():  # the same units dropped: the same masks applied by hand
+        h = x
+        for i, (w, b) in enumerate(zip(net.weights, net.biases, strict=True)):
+            h = h @ w + b
+            if masks[i] is not None:
+                h = gelu(h) * masks[i]
+        return loss_and_grad(h, t)[0]
+
+    eps = 1e-6
+    for p, g in zip(net.params(), grads, strict=True):
+        flat, gflat = p.reshape(-1), g.reshape(-1)
+        for i in rng.choice(flat.size, size=min(10, flat.size), replace=False):
+            old = flat[i]
+            flat[i] = old + eps
+            up = loss()
+            flat[i] = old - eps
+            down = loss()
+            flat[i] = old
+            numeric = (up - down) / (2 * eps)
+            assert abs(numeric - gflat[i]) <= 1e-6 + 1e-4 * abs(numeric)

@@ -28,6 +28,13 @@ chain pairs, ``Q`` phase channels, ``G`` groups of the bins that carry signal), 
   chains, per receive ratio (direction of departure of what moves)   2*(R-1)*T(T-1)/2
 - motion energy of the amplitude: log mean and log max over the window        2
 - log received power per receive chain: mean and std over the window         2*n_rx
+- geometry of the moving part (``geometry``), from packets whose common phase, timing
+  slope and gain are removed (``sanitize_packets``): the moving part relative to the
+  static channel of its own chain pair and bin, which cancels the chains' constant
+  phases; its log power, its log share per chain pair, its normalized covariance
+  between chain pairs (angles relative to the direct path), its correlation over
+  ``GEO_LAGS`` bin lags (excess delay) and its log share over ``GEO_GROUPS`` groups of
+  bins                                          1 + P + P(P-1) + 2*GEO_LAGS + GEO_GROUPS
 - the router's quality                                                        1
 
 Routers are fused by concatenation in router-id order (the spec fixes how many; a missing
@@ -49,7 +56,7 @@ import wdp.dsp
 import wdp.dsp.reference
 from wdp.capture.frame import FrameBatch
 
-FEATURE_VERSION = 2
+FEATURE_VERSION = 3
 #: A grid point whose frame is older than this many grid periods counts as missing.
 STALE_PERIODS = 3.0
 #: Windows of lower quality give no detections (the model reports low confidence).
@@ -187,6 +194,7 @@ class FeatureSpec:
             + 2
             + 2 * self.n_rx
             + 1
+            + geometry_length(self.n_pairs)
         )
 
     @property
@@ -246,6 +254,7 @@ class _Prepared:
     power_db: np.ndarray  # [M, R]
     chains: np.ndarray  # [M] fraction of expected chain pairs present
     flags: int
+    clean: np.ndarray  # [M, P, Sv] complex64: per-packet phase, delay and gain removed
 
 
 def _groups(n: int, g: int) -> np.ndarray:
@@ -304,6 +313,7 @@ def _prepare(batch: FrameBatch, spec: FeatureSpec, times: np.ndarray) -> _Prepar
             np.zeros((0, r_s), np.float32),
             empty,
             flags,
+            np.zeros((0, p, sv), np.complex64),
         )
     with np.errstate(all="ignore"):
         amp = np.asarray(_dsp("normalize_amplitude")(csi, valid), dtype=np.float32)
@@ -317,7 +327,42 @@ def _prepare(batch: FrameBatch, spec: FeatureSpec, times: np.ndarray) -> _Prepar
             phasor = np.exp(1j * _finite(np.asarray(phase))).reshape(m, q, sv).astype(np.complex64)
         power = np.mean(np.abs(csi[..., valid]) ** 2, axis=(1, 3))  # [M, R]
         power_db = _finite(10 * np.log10(power + 1e-12)).astype(np.float32)
-    return _Prepared(times[usable], amp, phasor, power_db, chains[usable], flags)
+        sub = np.asarray(spec.subcarriers, np.int64)[valid]
+        clean = _finite(sanitize_packets(csi[..., valid].reshape(m, p, sv), sub))
+    return _Prepared(times[usable], amp, phasor, power_db, chains[usable], flags, clean)
+
+
+def sanitize_packets(csi: np.ndarray, sub: np.ndarray) -> np.ndarray:
+    """CSI [M, P, S] with each packet's common phase, timing slope and gain removed.
+
+    The radio turns a whole packet by one phase and its subcarriers by a slope (the
+    timing offset), and scales it (the AGC). The static room dominates every packet, so
+    the slope and phase fitted to the packet's sum over chains are the radio's plus the
+    room's (constant); removing them leaves packets that differ only by what moves. The
+    slope is the phase of the product of neighbouring bins (the most common bin step
+    only), per index; the phase that of the slope-corrected sum; the gain its RMS.
+    """
+    csi = np.asarray(csi, np.complex128)
+    m = csi.shape[0]
+    if m == 0:
+        return csi.astype(np.complex64)
+    sub = np.asarray(sub, np.float64)
+    c = csi.sum(axis=1)  # [M, S]
+    step = np.diff(sub)
+    if step.size:
+        vals, counts = np.unique(step, return_counts=True)
+        d = float(vals[counts.argmax()])
+        use = step == d
+        lag = (c[:, 1:] * np.conj(c[:, :-1]))[:, use].sum(axis=1)
+        slope = np.angle(lag) / d
+    else:
+        slope = np.zeros(m)
+    rot = np.exp(-1j * slope[:, None] * sub[None, :])  # [M, S]
+    theta = np.angle((c * rot).sum(axis=1))
+    rot = rot * np.exp(-1j * theta)[:, None]
+    rms = np.sqrt(np.mean(np.abs(csi) ** 2, axis=(1, 2)))
+    out = csi * rot[:, None, :] / np.maximum(rms, 1e-12)[:, None, None]
+    return out.astype(np.complex64)
 
 
 def _finite(x: np.ndarray) -> np.ndarray:
@@ -429,6 +474,67 @@ def _coherence(dynamic: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     return np.asarray(out)
 
 
+#: Bin lags of the moving part's correlation over frequency (its delay relative to the
+#: static channel's), and the subcarrier groups of its power profile.
+GEO_LAGS = 4
+GEO_GROUPS = 6
+
+
+def geometry_length(n_pairs: int) -> int:
+    return 1 + n_pairs + n_pairs * (n_pairs - 1) + 2 * GEO_LAGS + GEO_GROUPS
+
+
+def geometry(clean: np.ndarray) -> np.ndarray:
+    """Where the moving part comes from, from sanitized packets [W, P, S] of one window.
+
+    ``X = D / S``: the moving part D (packet minus the window mean S) relative to the
+    static channel of its own chain pair and bin. Dividing by S cancels what the chain
+    pair's oscillators and the packet's residual delay put on both, so what is left is
+    the moving reflector's path relative to the static one: its power, how it shares
+    over chain pairs and their normalized covariance (angles of arrival and departure
+    relative to the direct path), its correlation over frequency lags (excess delay)
+    and its power over subcarrier groups.
+    """
+    w, p, s = clean.shape
+    z = clean.astype(np.complex128)
+    static = z.mean(axis=0)  # [P, S]
+    dyn = z - static[None]
+    ps = np.abs(static) ** 2
+    x = dyn * np.conj(static)[None] / (ps + 0.05 * ps.mean() + 1e-12)[None]
+    # What is left of each packet's phase, delay and gain error (their estimates include
+    # the moving part) is the same for every chain pair: a constant and a slope over the
+    # bins. Project both out per packet so that only the reflector's structure remains.
+    kc = np.arange(s, dtype=np.float64) - (s - 1) / 2.0
+    x = x - x.mean(axis=(1, 2), keepdims=True)
+    if s > 1:
+        slope = (x * kc[None, None, :]).mean(axis=(1, 2), keepdims=True) / np.mean(kc * kc)
+        x = x - slope * kc[None, None, :]
+    pw = np.abs(x) ** 2
+    total = float(pw.mean())
+    if not total > 0:
+        return np.zeros(geometry_length(p))
+    diag = pw.mean(axis=(0, 2))  # [P]
+    cov = np.einsum("tak,tbk->ab", x, np.conj(x)) / (w * s)
+    nrm = np.sqrt(np.outer(diag, diag)) + 1e-12
+    iu = np.triu_indices(p, 1)
+    coh = (cov / nrm)[iu]
+    lags = []
+    for m in range(1, GEO_LAGS + 1):
+        r = (x[:, :, m:] * np.conj(x[:, :, :-m])).mean() / total if m < s else 0j
+        lags += [r.real, r.imag]
+    groups = np.array([v.mean() for v in np.array_split(pw.mean(axis=(0, 1)), GEO_GROUPS)])
+    return np.concatenate(
+        [
+            [np.log(total + 1e-12)],
+            np.log(diag / total + 1e-6),
+            coh.real,
+            coh.imag,
+            lags,
+            np.log(groups / total + 1e-6),
+        ]
+    )
+
+
 def _window(prep, sel, spec, g, counts, hampel, remove_static, doppler, motion) -> np.ndarray:
     w, ng = spec.window, spec.n_groups
     amp = prep.amp[sel]  # [W, P, Sv]
@@ -479,6 +585,7 @@ def _window(prep, sel, spec, g, counts, hampel, remove_static, doppler, motion) 
         [np.log(energy.mean() + 1e-9), np.log(energy.max() + 1e-9)],
         pw.mean(axis=0) / 10.0,
         pw.std(axis=0),
+        geometry(prep.clean[sel]),
         [0.0],  # quality, filled by the caller
     ]
     return _finite(np.concatenate([np.asarray(v, np.float64).ravel() for v in parts]))

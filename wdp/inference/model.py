@@ -8,9 +8,10 @@ seed, epochs, ...). Loading checks all of it and raises ``ModelError`` with one 
 a missing, damaged or foreign file, another model version, another hardware profile or a
 feature length that does not fit.
 
-Predictions (``Prediction``) hold every slot; ``reported`` marks the people the model
-reports: the count head says how many (n), the n slots with the highest presence
-probability are reported, and none when the window's feature quality is below
+A slot's floor position is the mean of the grid classifier's answer and the regressed
+one (``network.py``). Predictions (``Prediction``) hold every slot; ``reported`` marks
+the people the model reports: the count head says how many (n), the n slots with the
+highest presence probability are reported, and none when the window's feature quality is below
 ``features.LOW_QUALITY`` (the window is flagged ``low_quality``). A person's confidence
 is its presence probability times the window quality. Keypoint 2D positions, visibility
 (inside the image and in front of the camera) and the person box come from the
@@ -32,11 +33,19 @@ import numpy as np
 from wdp.camera import Camera
 from wdp.capture.frame import FrameBatch
 from wdp.inference.features import FEATURE_VERSION, LOW_QUALITY, Features, FeatureSpec, extract
-from wdp.inference.network import N_COUNT, OUTPUT_SIZE, Heads, Mlp, sigmoid, softmax
+from wdp.inference.network import (
+    N_COUNT,
+    OUTPUT_SIZE,
+    Heads,
+    Mlp,
+    grid_decode,
+    sigmoid,
+    softmax,
+)
 from wdp.inference.targets import MAX_SLOTS, N_ACTIVITIES
 from wdp.recorder.truth import N_KEYPOINTS
 
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 MODEL_FORMAT = "wdp-model"
 #: Output dimensions that are regressed (position 3, velocity 3, keypoints 51).
 N_REG = 3 + 3 + 3 * N_KEYPOINTS
@@ -151,10 +160,16 @@ class Model:
             [s[:, :, Heads.position], s[:, :, Heads.velocity], s[:, :, Heads.keypoints]], axis=2
         )
         reg = reg * self.y_std + self.y_mean
+        # The floor point: the mean of the grid's answer and the regressed one (each
+        # alone is worse: the grid's median error, the regression's tail); the height
+        # is the regression's.
+        position = reg[:, :, 0:3].copy()
+        position[:, :, 0] = 0.5 * (position[:, :, 0] + grid_decode(s[:, :, Heads.grid_x]))
+        position[:, :, 1] = 0.5 * (position[:, :, 1] + grid_decode(s[:, :, Heads.grid_y]))
         return decode(
             softmax(y[:, Heads.count]),
             sigmoid(s[:, :, Heads.presence]),
-            reg[:, :, 0:3],
+            position,
             reg[:, :, 3:6],
             reg[:, :, 6:],
             softmax(s[:, :, Heads.activity]),

@@ -7,16 +7,20 @@ must train in minutes on two cores. Forward and backward are written out by hand
 tests.
 
 Output layout (``Heads``): 5 person-count logits, then per slot s in 0..3: a presence
-logit, position (3), velocity (3), keypoints relative to the slot's position (17 x 3)
-and 5 activity logits. Regression outputs are in standardized units (the model file
+logit, position (3), velocity (3), keypoints relative to the slot's position (17 x 3),
+5 activity logits and the floor grid: GRID_BINS logits over x and GRID_BINS over y.
+The floor position is read from the grid (a classification: a window often fits two
+places, and a regression would answer the point between them); the regressed position
+is trained too and gives the height. Regression outputs are in standardized units (the model file
 stores the scales). Slots follow the canonical order of ``targets.py`` (people sorted by
 x, then y).
 
 Loss (mean over the batch): cross-entropy of the count, binary cross-entropy of each
 slot's presence, and over present slots only: Huber of position and keypoints, squared
-error of velocity, cross-entropy of activity. Training is deterministic given the seed
-(initialisation and minibatch order come from ``numpy.random.default_rng(seed)``; on one
-machine OpenBLAS gives the same products for the same shapes).
+error of velocity, cross-entropy of activity and of the grid bins (soft labels).
+Training is deterministic given the seed (initialisation, minibatch order and dropout
+come from ``numpy.random.default_rng(seed)``; on one machine OpenBLAS gives the same
+products for the same shapes).
 """
 
 from __future__ import annotations
@@ -30,7 +34,15 @@ from wdp.inference.targets import MAX_SLOTS, N_ACTIVITIES
 from wdp.recorder.truth import N_KEYPOINTS
 
 N_COUNT = MAX_SLOTS + 1
-SLOT_WIDTH = 1 + 3 + 3 + 3 * N_KEYPOINTS + N_ACTIVITIES
+#: The floor grid of the position classifier: bins of GRID_STEP metres along x and
+#: along y from GRID_LO (room frame), wide enough for rooms up to 7.5 m.
+GRID_LO = -0.5
+GRID_STEP = 0.25
+GRID_BINS = 32
+#: Standard deviation (m) of the Gaussian that spreads a true coordinate over its
+#: neighbouring bins (neighbouring cells are nearly right, not wrong).
+GRID_SIGMA = 0.2
+SLOT_WIDTH = 1 + 3 + 3 + 3 * N_KEYPOINTS + N_ACTIVITIES + 2 * GRID_BINS
 OUTPUT_SIZE = N_COUNT + MAX_SLOTS * SLOT_WIDTH
 
 #: Loss weights of the heads.
@@ -44,6 +56,7 @@ DEFAULT_WEIGHTS = {
     "velocity": 0.3,
     "keypoints": 2.0 / N_KEYPOINTS,
     "activity": 1.0,
+    "grid": 1.0,
 }
 HUBER_DELTA = 1.0
 _GELU_C = math.sqrt(2.0 / math.pi)
@@ -63,7 +76,32 @@ class Heads:
     position = slice(1, 4)
     velocity = slice(4, 7)
     keypoints = slice(7, 7 + 3 * N_KEYPOINTS)
-    activity = slice(7 + 3 * N_KEYPOINTS, SLOT_WIDTH)
+    activity = slice(7 + 3 * N_KEYPOINTS, 7 + 3 * N_KEYPOINTS + N_ACTIVITIES)
+    grid_x = slice(activity.stop, activity.stop + GRID_BINS)
+    grid_y = slice(grid_x.stop, grid_x.stop + GRID_BINS)
+
+
+def grid_centres() -> np.ndarray:
+    return GRID_LO + GRID_STEP * (np.arange(GRID_BINS) + 0.5)
+
+
+def grid_labels(coord: np.ndarray) -> np.ndarray:
+    """Soft labels [..., GRID_BINS] of coordinates [...] (metres): a Gaussian over the
+    bin centres, normalized."""
+    d = (np.asarray(coord, np.float64)[..., None] - grid_centres()) / GRID_SIGMA
+    q = np.exp(-0.5 * d * d)
+    return (q / np.maximum(q.sum(axis=-1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def grid_decode(logits: np.ndarray, radius: int = 2) -> np.ndarray:
+    """Coordinates [...] from logits [..., GRID_BINS]: the probability-weighted mean of
+    the bin centres within ``radius`` bins of the most likely one (a whole-grid mean
+    would fall between two people or two guesses)."""
+    p = softmax(np.asarray(logits, np.float64))
+    top = p.argmax(axis=-1)[..., None]
+    near = np.abs(np.arange(GRID_BINS) - top) <= radius
+    w = p * near
+    return (w * grid_centres()).sum(axis=-1) / np.maximum(w.sum(axis=-1), 1e-12)
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
@@ -109,14 +147,28 @@ class Mlp:
                 h = gelu(h)
         return h
 
-    def forward_train(self, x: np.ndarray) -> tuple[np.ndarray, list]:
+    def forward_train(
+        self, x: np.ndarray, dropout: float = 0.0, rng: np.random.Generator | None = None
+    ) -> tuple[np.ndarray, list]:
+        """Outputs and what ``backward`` needs. With ``dropout`` > 0, each hidden unit is
+        zeroed with that probability (the rest scaled up to keep the mean), drawn from
+        ``rng``: a regulariser for training only (``forward`` never drops)."""
         cache = []
         h = x
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h_in = h
             z = h @ w + b
-            cache.append((h, z))
-            h = gelu(z) if i < last else z
+            mask = None
+            if i < last:
+                h = gelu(z)
+                if dropout > 0 and rng is not None:
+                    keep = rng.random(h.shape) >= dropout
+                    mask = (keep / (1.0 - dropout)).astype(h.dtype)
+                    h = h * mask
+            else:
+                h = z
+            cache.append((h_in, z, mask))
         return h, cache
 
     def backward(self, cache: list, dy: np.ndarray) -> list[np.ndarray]:
@@ -125,8 +177,10 @@ class Mlp:
         g = dy
         last = len(self.weights) - 1
         for i in range(last, -1, -1):
-            h, z = cache[i]
+            h, z, mask = cache[i]
             if i < last:
+                if mask is not None:
+                    g = g * mask
                 g = g * gelu_grad(z)
             grads.append(g.sum(axis=0))  # bias
             grads.append(h.T @ g)  # weight
@@ -173,6 +227,8 @@ class Batch:
     velocity: np.ndarray
     keypoints: np.ndarray
     activity: np.ndarray
+    grid_x: np.ndarray  # [B, S, GRID_BINS] soft labels (zeros for empty slots)
+    grid_y: np.ndarray
 
 
 def loss_and_grad(
@@ -219,6 +275,13 @@ def loss_and_grad(
     onehot[b_i, s_i, act[has]] = 1.0
     parts["activity"] = float(-(onehot * lp).sum() / norm)
     dslots[:, :, Heads.activity] = w["activity"] * (np.exp(lp) - onehot) * has[..., None] / norm
+    # floor grid: cross-entropy against the soft labels, x and y bins apart
+    grid = 0.0
+    for sl, q in ((Heads.grid_x, t.grid_x), (Heads.grid_y, t.grid_y)):
+        lp = _log_softmax(slots[:, :, sl])
+        grid += float(-(q * lp * m).sum() / norm)
+        dslots[:, :, sl] = w["grid"] * (np.exp(lp) - q) * m / norm
+    parts["grid"] = grid
     total = float(sum(w[k] * v for k, v in parts.items()))
     return total, parts, dy
 
