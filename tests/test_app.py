@@ -57,7 +57,7 @@ async def test_demo_serves_pose_data_and_records(tmp_path):
             data = poses[-1]["data"]
             assert data["environment_id"] == "room_001"
             assert data["processing_time_ms"] > 0
-            assert data["metadata"]["model_version"].startswith("intel5300-v1")
+            assert data["metadata"]["model_version"].startswith("intel5300-v2")
             frames = [p["data"]["frame_id"] for p in poses]
             assert frames == sorted(frames)
             # serve returns by itself after a graceful stop
