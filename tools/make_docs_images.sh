@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's pictures: docs/inspect.png (`wdp inspect --plot` of a bundled recording)
 # and docs/dashboard.png (the dashboard in headless Chromium, served by
-# `wdp replay --serve` from a simulation of the demo room, seed 1, when the pipeline
-# reports the scenario's fall: 38 s in). Needs what `make test` installs: matplotlib,
+# `wdp replay --serve` from a simulation of the demo room, seed 1, 45 s in, or at the
+# first fall alert if the pipeline reports one before). Needs what `make test` installs: matplotlib,
 # Debian's chromium and tests/browser's playwright-core. Takes about a minute.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,4 +25,4 @@ for _ in $(seq 1 120); do
     sleep 0.5
 done
 [ -n "$url" ] || { echo "wdp serve printed no dashboard address" >&2; exit 1; }
-node tests/browser/screenshot.mjs "$url" docs/dashboard.png 90
+node tests/browser/screenshot.mjs "$url" docs/dashboard.png 45
