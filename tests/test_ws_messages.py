@@ -478,8 +478,9 @@ async def test_update_subscription_changes_the_rate(autojump_clock):
 )
 async def test_frames_over_max_fps_are_thinned_to_the_newest(autojump_clock, request_):
     """Whatever the buffer (it holds frames for a connection that is busy sending), frames
-    that come faster than max_fps do not queue up: only the newest waits for its turn."""
-    frames = [10]
+    that come faster than max_fps do not queue up: only the newest waits for its turn.
+    (Frame 1 goes at once on the bucket's allowed debt, hub.THROTTLE_DEBT.)"""
+    frames = [1, 10]
     async with server() as (port, ctx):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(ticker)

@@ -11,13 +11,13 @@ compresses only its metadata tail from a copy of the shared compressor's state.
 
 Backpressure (DESIGN rule 6): latest-value streams (``pose_data``,
 ``pose_data_trajectory``) are sent at most ``max_fps`` per second (a token bucket of
-``THROTTLE_BURST`` frames); frames coming faster are thinned to the newest, which waits
-for its turn. While the connection cannot take frames as fast as they come, at most
-``buffer_size`` wait per subscription, the oldest dropped. Dropped frames are counted;
-the client sees the gap in ``frame_id`` (``metadata.sequence`` numbers the messages
-sent). Discrete events are never dropped: a connection whose queue of discrete events
-exceeds ``MAX_PENDING_EVENTS`` is marked as fallen behind and disconnected with close
-code 4008.
+``THROTTLE_BURST`` frames, see ``THROTTLE_DEBT``); frames coming faster are thinned to
+the newest, which waits for its turn. While the connection cannot take frames as fast
+as they come, at most ``buffer_size`` wait per subscription, the oldest dropped. Dropped
+frames are counted; the client sees the gap in ``frame_id`` (``metadata.sequence``
+numbers the messages sent). Discrete events are never dropped: a connection whose queue
+of discrete events exceeds ``MAX_PENDING_EVENTS`` is marked as fallen behind and
+disconnected with close code 4008.
 """
 
 from __future__ import annotations
@@ -39,11 +39,16 @@ MAX_PENDING_EVENTS = 512
 RETAINED_TYPES = frozenset({"system_event", "hardware_event"})
 #: Latest-value streams: the newest ``buffer_size`` messages wait, older ones are dropped.
 LATEST_VALUE_TYPES = frozenset({"pose_data", "pose_data_trajectory"})
-#: ``max_fps`` is a token bucket holding this many frames: a source at exactly max_fps
-#: has jitter, and a frame up to half a period early still goes out as it is published
-#: (a fixed schedule would push every slightly early frame onto a timer, and a schedule
-#: restarted at each send drifts behind the source until the buffer fills).
+#: ``max_fps`` is a token bucket holding up to this many frames...
 THROTTLE_BURST = 1.5
+#: ...which may go this far into debt. A source at exactly max_fps refills the bucket
+#: exactly as fast as it is spent: once one frame has had to wait for a token, every
+#: later one would wait as long (a standing delay). Letting a frame go with half a token
+#: left keeps such a source's frames going out as they are published, while over any
+#: second the rate stays within max_fps + 2 frames. (A fixed schedule of send times would
+#: put every slightly early frame on a timer; one restarted at each send drifts behind
+#: the source until the buffer fills.)
+THROTTLE_DEBT = 0.5
 #: Small deflate state, so copying the compressor per connection is cheap.
 _WBITS = {"gzip": 16 + 12, "deflate": 12}
 _MEM_LEVEL = 4
@@ -145,7 +150,8 @@ class _Queue:
         rate = self.max_fps
         self.tokens = min(THROTTLE_BURST, self.tokens + (now - self.refilled_at) * rate)
         self.refilled_at = now
-        return now if self.tokens >= 1.0 else now + (1.0 - self.tokens) / rate
+        need = 1.0 - THROTTLE_DEBT
+        return now if self.tokens >= need else now + (need - self.tokens) / rate
 
 
 class Outbox:
