@@ -58,6 +58,7 @@ import numpy as np
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_fanout import subscribe_message  # noqa: E402
 from serve_process import (  # noqa: E402
     CLIENT_CORE,
     SERVER_CORE,
@@ -113,24 +114,6 @@ def config_toml(udp_port: int) -> str:
     )
 
 
-def subscribe_message() -> str:
-    return orjson.dumps(
-        {
-            "type": "subscribe",
-            "data": {
-                "subscriptions": [
-                    {
-                        "event_type": "pose_data",
-                        "quality": "high",
-                        "filters": {"environment_id": ENV, "include_keypoints": True},
-                        "throttle": {"max_fps": 30},
-                    }
-                ]
-            },
-        }
-    ).decode()
-
-
 def send_all(packets: list[bytes], port: int) -> tuple[np.ndarray, np.ndarray]:
     """Send at 100 Hz, 5 ms past each 10 ms tick of the wall clock: (send ns, target ns)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -181,7 +164,7 @@ def run_served(packets, clients: int, warmup_s: float, half_ns: int, hop_ns: int
             preexec_fn=pinned(CLIENT_CORE),
         )
         try:
-            load.stdin.write(subscribe_message() + "\n")
+            load.stdin.write(subscribe_message(30, "high") + "\n")
             load.stdin.flush()
             if read_line(load, 120, "clients connected").strip() != "ready":
                 raise RuntimeError("the clients did not connect")

@@ -63,7 +63,9 @@ def sample_frame():
     return attrs.evolve(frame, persons=[attrs.evolve(p, dense_pose=None) for p in frame.persons])
 
 
-def subscribe_message(fps: float) -> str:
+def subscribe_message(fps: float, quality: str | None = None) -> str:
+    """A subscription to ENV's pose data with keypoints at ``fps`` (the spec's data-rate
+    table: high quality for more than 10 FPS)."""
     return orjson.dumps(
         {
             "type": "subscribe",
@@ -71,7 +73,7 @@ def subscribe_message(fps: float) -> str:
                 "subscriptions": [
                     {
                         "event_type": "pose_data",
-                        "quality": "high" if fps > 10 else "low",
+                        "quality": quality or ("high" if fps > 10 else "low"),
                         "filters": {"environment_id": ENV, "include_keypoints": True},
                         "throttle": {"max_fps": fps},
                     }

@@ -34,6 +34,7 @@ import numpy as np
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_fanout import subscribe_message  # noqa: E402
 from serve_process import (  # noqa: E402
     CLIENT_CORE,
     SERVER_CORE,
@@ -48,24 +49,6 @@ HERE = Path(__file__).resolve().parent
 CLIENTS_JS = HERE / "fanout_clients.mjs"
 ENV = "room_001"
 GOAL_PERCENT = 5.0
-
-
-def subscribe_message() -> str:
-    return orjson.dumps(
-        {
-            "type": "subscribe",
-            "data": {
-                "subscriptions": [
-                    {
-                        "event_type": "pose_data",
-                        "quality": "high",
-                        "filters": {"environment_id": ENV, "include_keypoints": True},
-                        "throttle": {"max_fps": 10},
-                    }
-                ]
-            },
-        }
-    ).decode()
 
 
 def sample(pid: int, seconds: float, interval: float) -> list[tuple[float, int]]:
@@ -94,7 +77,7 @@ def node_clients(url: str, n: int):
         preexec_fn=pinned(CLIENT_CORE),
     )
     try:
-        load.stdin.write(subscribe_message() + "\n")
+        load.stdin.write(subscribe_message(10, "high") + "\n")
         load.stdin.flush()
         if read_line(load, 120, "clients connected").strip() != "ready":
             raise RuntimeError("the clients did not connect")
