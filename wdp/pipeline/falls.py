@@ -65,13 +65,14 @@ Afterwards, with the same ``fall_id`` (a counter per environment, from 1):
 - recovery: when the track is upright on ``recover_s`` worth of consecutive
   detections, a message with ``recovery_detected`` true (and the severity it had).
 
-A fall stays with the track it happened to, unless another track descends within
-``same_fall_m`` of it while the person is still down: that is the same person, whom the
-tracker handed to another track (as when someone walks past), so no new fall is reported
-and the fall moves to that track. If that track ends (the model lost the person
-on the floor for ``end_after_s``), the fall can no longer be seen to recover, but it still
-escalates: someone nobody saw get up may still be lying there. A new track near the
-place is not taken as the person getting up (it could be a helper walking in).
+A fall stays with the track it happened to, unless another track "descends" faster
+than any body falls (``min_descent_s``) within ``same_fall_m`` of it while the person is
+still down: that is the same person, whom the tracker handed to another track (as when
+someone walks past), so no new fall is reported and the fall moves to that track. If
+that track ends (the model lost the person on the floor for ``end_after_s``), the fall
+can no longer be seen to recover, but it still escalates: someone nobody saw get up may
+still be lying there. A new track near the place is not taken as the person getting up
+(it could be a helper walking in).
 
 Actions: the detector is pure; what is done about a fall is injected. ``alert`` and
 ``notify`` are optional callables taking the event (with no actions yet) and returning
@@ -135,8 +136,10 @@ class FallConfig:
     confirm_s: float = attrs.field(default=0.3, validator=_non_negative)
     recover_s: float = attrs.field(default=1.0, validator=_non_negative)
     critical_after_s: float = attrs.field(default=60.0, validator=_positive)
-    #: A descent this close (metres) to someone still down is that person, not a new fall.
+    #: A descent faster than ``min_descent_s`` this close (metres) to someone still down
+    #: is that person taken over by another track, not a new fall.
     same_fall_m: float = attrs.field(default=1.0, validator=_non_negative)
+    min_descent_s: float = attrs.field(default=0.15, validator=_non_negative)
     min_keypoint_confidence: float = attrs.field(default=0.2, validator=_non_negative)
 
     def __attrs_post_init__(self) -> None:
@@ -338,19 +341,6 @@ class FallDetector:
 
     def _detect(self, t: int, view: TrackView, state: _TrackState) -> ActivityEvent | None:
         cfg = self.config
-        here = view.position_3d[:2]
-        for other in self._open:
-            if not other.recovered and math.dist(here, other.floor_xy) < cfg.same_fall_m:
-                # Someone reported on the floor right here: this track has taken over that
-                # person (tracks swap when someone walks past), not a new fall. The fall
-                # (its id and first track id kept) moves to this track, which will see
-                # the person get up.
-                for track in self._tracks.values():
-                    if track.fall is other:
-                        track.fall = None
-                state.fall = other
-                state.candidate_ns = state.candidate_start = None
-                return None
         samples = list(state.samples)
         start_t = state.candidate_start
         a = max((i for i, s in enumerate(samples) if s.t <= start_t), default=0)
@@ -369,6 +359,21 @@ class FallDetector:
             default=a,
         )
         duration = _descent_time(samples[first:], h_up, h_floor)
+        here = view.position_3d[:2]
+        if duration < cfg.min_descent_s:
+            for other in self._open:
+                if not other.recovered and math.dist(here, other.floor_xy) < cfg.same_fall_m:
+                    # Standing to the floor within one window, right where someone is
+                    # still down: this track has taken over that person (tracks swap
+                    # when someone walks past), no body falls that fast. The fall (its
+                    # id and first track id kept) moves to this track, which will see
+                    # the person get up.
+                    for track in self._tracks.values():
+                        if track.fall is other:
+                            track.fall = None
+                    state.fall = other
+                    state.candidate_ns = state.candidate_start = None
+                    return None
         impact = min(1.0, peak / math.sqrt(2 * GRAVITY * max(h_up, 1e-3)))
         confidence = 0.5 * min(1.0, peak / cfg.strong_speed_m_s) + 0.5 * min(1.0, p_max)
         fall = _Fall(
