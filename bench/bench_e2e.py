@@ -49,7 +49,6 @@ import datetime
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -64,8 +63,8 @@ from serve_process import (  # noqa: E402
     SERVER_CORE,
     ServeProcess,
     free_port,
-    pinned,
     read_line,
+    start_clients,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -156,18 +155,8 @@ def run_served(packets, clients: int, warmup_s: float, half_ns: int, hop_ns: int
     with ServeProcess(config_toml(udp_port), core=SERVER_CORE) as server:
         server.wait_ready()
         url = f"ws://127.0.0.1:{server.port}/ws/v1?token={server.token()}&subscriptions=none"
-        load = subprocess.Popen(
-            ["node", str(CLIENTS_JS), url, str(clients)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            preexec_fn=pinned(CLIENT_CORE),
-        )
+        load = start_clients(CLIENTS_JS, url, clients, subscribe_message(30, "high"))
         try:
-            load.stdin.write(subscribe_message(30, "high") + "\n")
-            load.stdin.flush()
-            if read_line(load, 120, "clients connected").strip() != "ready":
-                raise RuntimeError("the clients did not connect")
             sent, targets = send_all(packets, udp_port)
             time.sleep(1.0)  # the last windows' messages
             load.stdin.write("stop\n")

@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import os
 import statistics
 import subprocess
 import sys
@@ -36,12 +35,12 @@ from pathlib import Path
 import attrs
 import orjson
 import trio
+from serve_process import CLIENT_CORE, SERVER_CORE, cpu_seconds, pinned, start_clients
 
 HERE = Path(__file__).resolve().parent
 CLIENTS_JS = HERE / "fanout_clients.mjs"
 KEY = b"fanout-bench-secret-of-at-least-32-bytes"
 ENV = "room_001"
-SERVER_CORE, CLIENT_CORE = 0, 1
 
 
 def sample_frame():
@@ -171,16 +170,6 @@ def serve_baseline(fps: float) -> None:
 # -- one measured run ---------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def pinned(core: int):
-    cores = os.sched_getaffinity(0)
-    return (lambda: os.sched_setaffinity(0, {core})) if core in cores else None
-
-
 def token() -> str:
     from wdp.config import AuthConfig
     from wdp.server.auth import mint
@@ -204,17 +193,7 @@ def measure(
     try:
         port = int(server.stdout.readline())
         url = f"ws://127.0.0.1:{port}/ws/v1?token={token()}&subscriptions=none"
-        load = subprocess.Popen(
-            ["node", str(CLIENTS_JS), url, str(clients)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            preexec_fn=pinned(CLIENT_CORE),
-        )
-        load.stdin.write(subscribe_message(fps) + "\n")
-        load.stdin.flush()
-        if load.stdout.readline().strip() != "ready":
-            raise RuntimeError("the load generator did not connect its clients")
+        load = start_clients(CLIENTS_JS, url, clients, subscribe_message(fps))
         with beside(port, server.pid) if beside else contextlib.nullcontext() as extra:
             time.sleep(warmup_s)
             c0, t0 = cpu_seconds(server.pid), time.monotonic()

@@ -40,9 +40,9 @@ from serve_process import (  # noqa: E402
     SERVER_CORE,
     ServeProcess,
     cpu_seconds,
-    pinned,
     read_line,
     rss_kib,
+    start_clients,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -69,18 +69,8 @@ def node_clients(url: str, n: int):
     if n == 0:
         yield None
         return
-    load = subprocess.Popen(
-        ["node", str(CLIENTS_JS), url, str(n)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        preexec_fn=pinned(CLIENT_CORE),
-    )
+    load = start_clients(CLIENTS_JS, url, n, subscribe_message(10, "high"))
     try:
-        load.stdin.write(subscribe_message(10, "high") + "\n")
-        load.stdin.flush()
-        if read_line(load, 120, "clients connected").strip() != "ready":
-            raise RuntimeError("the clients did not connect")
         load.stdin.write("start\n")
         load.stdin.flush()
         yield load

@@ -27,11 +27,7 @@ import time
 from pathlib import Path
 
 import bench_fanout as fanout
-
-
-def rss_kib(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
+from serve_process import rss_kib
 
 
 def client_frame(text: str) -> bytes:

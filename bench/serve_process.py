@@ -189,3 +189,25 @@ class ServeProcess:
             if self.proc is not None:
                 self._log.close()
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def start_clients(script: Path, url: str, n: int, subscribe: str) -> subprocess.Popen:
+    """N Node WebSocket clients (``fanout_clients.mjs`` or ``e2e_clients.mjs``) on the
+    client core, subscribed with ``subscribe`` and all connected; the caller kills it."""
+    load = subprocess.Popen(
+        ["node", str(script), url, str(n)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=pinned(CLIENT_CORE),
+    )
+    try:
+        load.stdin.write(subscribe + "\n")
+        load.stdin.flush()
+        if read_line(load, 120, "clients connected").strip() != "ready":
+            raise RuntimeError("the clients did not connect")
+    except BaseException:
+        load.kill()
+        load.wait()
+        raise
+    return load
