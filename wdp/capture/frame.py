@@ -8,6 +8,7 @@ subcarrier indices that phase sanitization fits against.
 from __future__ import annotations
 
 import math
+import re
 
 import attrs
 import numpy as np
@@ -28,6 +29,38 @@ def _as_float32(value: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(value, dtype=np.float32)
 
 
+_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+def normalize_mac(value: str | bytes | int | None) -> str:
+    """A MAC address as ``aa:bb:cc:dd:ee:ff`` (lower case); "" for unknown.
+
+    Takes the text forms (``AA-BB-...``, ``aabbccddeeff``), 6 raw bytes or the 48-bit
+    integer the recordings store (0 = unknown). ValueError when it is none of these.
+    """
+    if value is None or value == "" or value == 0:
+        return ""
+    if isinstance(value, bytes) and len(value) == 6:
+        return value.hex(":")
+    if isinstance(value, (int, np.integer)):
+        if not 0 < int(value) < 1 << 48:
+            raise ValueError(f"not a 48-bit MAC address: {value!r}")
+        return int(value).to_bytes(6, "big").hex(":")
+    if isinstance(value, str):
+        text = value.strip().lower().replace("-", ":")
+        if len(text) == 12 and ":" not in text:
+            text = ":".join(text[i : i + 2] for i in range(0, 12, 2))
+        if _MAC.match(text):
+            return text
+    raise ValueError(f"not a MAC address: {value!r} (expected e.g. b8:27:eb:03:e1:9f)")
+
+
+def mac_to_int(mac: str) -> int:
+    """The 48-bit integer of a MAC address (0 for "", unknown): how recordings store it."""
+    mac = normalize_mac(mac)
+    return int(mac.replace(":", ""), 16) if mac else 0
+
+
 @attrs.frozen(slots=True, eq=False)
 class CsiFrame:
     """One CSI measurement of one router.
@@ -35,6 +68,9 @@ class CsiFrame:
     ``timestamp_ns`` is the source's own clock (hardware counter unwrapped to ns,
     non-decreasing per router); ``host_time_ns`` is when this host received it
     (``time.time_ns()``), or the capture file's record time. Unknown floats are NaN.
+    ``source_mac`` is the transmitter the CSI was measured on, where the format says
+    (nexmon, ESP32 text): a monitor-mode receiver hears every transmitter on its
+    channel, and only frames of one transmitter describe one link. "" = unknown.
     """
 
     timestamp_ns: int
@@ -49,6 +85,7 @@ class CsiFrame:
     center_freq_mhz: float
     bandwidth_mhz: float
     hw_format: str
+    source_mac: str = attrs.field(default="", converter=normalize_mac)
 
     def __attrs_post_init__(self) -> None:
         if self.csi.ndim != 3:
@@ -76,6 +113,7 @@ class CsiFrame:
             "environment_id",
             "sequence",
             "hw_format",
+            "source_mac",
         ]
         if not ignore_host_time:
             scalars.append("host_time_ns")
@@ -103,7 +141,8 @@ class FrameBatch:
 
     ``csi`` is zero-padded to the largest shape in the batch; ``shape[i]`` holds frame i's
     true (n_tx, n_rx, n_sub) and ``subcarriers[i, :n_sub]`` its true indices. ``rssi_dbm``
-    is NaN-padded the same way.
+    is NaN-padded the same way. ``source_mac`` holds each frame's transmitter as a 48-bit
+    integer (``mac_to_int``; 0 = unknown); left out, every frame's is unknown.
     """
 
     router_id: str
@@ -119,9 +158,25 @@ class FrameBatch:
     noise_floor_dbm: np.ndarray  # float32 [N]
     center_freq_mhz: np.ndarray  # float32 [N]
     bandwidth_mhz: np.ndarray  # float32 [N]
+    source_mac: np.ndarray | None = None  # int64 [N]; None: all unknown
+
+    def __attrs_post_init__(self) -> None:
+        n = self.timestamp_ns.shape[0]
+        if self.source_mac is None:
+            object.__setattr__(self, "source_mac", np.zeros(n, dtype=np.int64))
+        elif self.source_mac.shape != (n,):
+            raise ValueError(f"source_mac has shape {self.source_mac.shape}, the batch {n} frames")
 
     def __len__(self) -> int:
         return int(self.timestamp_ns.shape[0])
+
+    def select(self, keep: np.ndarray) -> FrameBatch:
+        """The frames where ``keep`` (bool [N]) is true, in order (copies)."""
+        columns = {
+            f.name: v if isinstance(v := getattr(self, f.name), str) else v[keep]
+            for f in attrs.fields(FrameBatch)
+        }
+        return FrameBatch(**columns)
 
     def rows(self, start: int, stop: int) -> FrameBatch:
         """Frames [start, stop) as a batch (views, no copies)."""
@@ -146,6 +201,7 @@ class FrameBatch:
             center_freq_mhz=float(self.center_freq_mhz[i]),
             bandwidth_mhz=float(self.bandwidth_mhz[i]),
             hw_format=self.hw_format,
+            source_mac=int(self.source_mac[i]),
         )
 
     def frames(self):
@@ -186,6 +242,7 @@ class FrameBatch:
                 "noise_floor_dbm",
                 "center_freq_mhz",
                 "bandwidth_mhz",
+                "source_mac",
             )
         }
         return cls(
@@ -231,4 +288,5 @@ class FrameBatch:
             noise_floor_dbm=np.array([f.noise_floor_dbm for f in frames], dtype=np.float32),
             center_freq_mhz=np.array([f.center_freq_mhz for f in frames], dtype=np.float32),
             bandwidth_mhz=np.array([f.bandwidth_mhz for f in frames], dtype=np.float32),
+            source_mac=np.array([mac_to_int(f.source_mac) for f in frames], dtype=np.int64),
         )

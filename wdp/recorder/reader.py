@@ -59,7 +59,11 @@ class _RouterReader:
             environment_id=_text(a["environment_id"]),
             hw_format=_text(a["hw_format"]),
         )
-        self.ds = {name: group[name] for name in schema.COLUMNS_1D}
+        #: Columns of the file: one written before an optional column existed lacks it.
+        self.ds = {name: group[name] for name in schema.COLUMNS_1D if name in group}
+        missing = set(schema.COLUMNS_1D) - set(self.ds) - set(schema.OPTIONAL_COLUMNS)
+        if missing:
+            raise KeyError(sorted(missing)[0])
         for name in ("shape", "rssi_dbm", "csi", "subcarrier_sets", "subcarrier_set_sizes"):
             self.ds[name] = group[name]
         self.n_frames = group["n_frames"]
@@ -75,7 +79,9 @@ class _RouterReader:
         self.n_frames.refresh()
         n = int(self.n_frames[()])
         for name in (*schema.COLUMNS_1D, "shape", "rssi_dbm", "csi"):
-            ds = self.ds[name]
+            ds = self.ds.get(name)
+            if ds is None:
+                continue
             ds.refresh()
             n = min(n, ds.shape[0])
         return max(n, 0)
@@ -147,7 +153,16 @@ class _RouterReader:
             noise_floor_dbm=ds["noise_floor_dbm"][a:b],
             center_freq_mhz=ds["center_freq_mhz"][a:b],
             bandwidth_mhz=ds["bandwidth_mhz"][a:b],
+            source_mac=self._optional("source_mac", a, b),
         )
+
+    def _optional(self, name: str, a: int, b: int) -> np.ndarray:
+        """Rows [a, b) of an optional column, or its default where the file lacks it."""
+        ds = self.ds.get(name)
+        if ds is None:
+            dtype = schema.COLUMNS_1D[name]
+            return np.full(b - a, schema.OPTIONAL_COLUMNS[name], dtype=dtype)
+        return ds[a:b]
 
 
 class Recording:
@@ -277,7 +292,10 @@ class Recording:
 
         def read():
             n = reader.count()
-            return reader.ds[name][start : n if stop is None else min(stop, n)]
+            a, b = start, n if stop is None else min(stop, n)
+            if name in schema.OPTIONAL_COLUMNS:
+                return reader._optional(name, a, max(a, b))
+            return reader.ds[name][a:b]
 
         return self._guard(read)
 

@@ -40,21 +40,7 @@ log = logging.getLogger(__name__)
 def _slice(batch: FrameBatch, a: int, b: int) -> FrameBatch:
     if a == 0 and b == len(batch):
         return batch
-    return FrameBatch(
-        router_id=batch.router_id,
-        environment_id=batch.environment_id,
-        hw_format=batch.hw_format,
-        timestamp_ns=batch.timestamp_ns[a:b],
-        host_time_ns=batch.host_time_ns[a:b],
-        sequence=batch.sequence[a:b],
-        csi=batch.csi[a:b],
-        shape=batch.shape[a:b],
-        subcarriers=batch.subcarriers[a:b],
-        rssi_dbm=batch.rssi_dbm[a:b],
-        noise_floor_dbm=batch.noise_floor_dbm[a:b],
-        center_freq_mhz=batch.center_freq_mhz[a:b],
-        bandwidth_mhz=batch.bandwidth_mhz[a:b],
-    )
+    return batch.rows(a, b)
 
 
 class RollingRecorder:

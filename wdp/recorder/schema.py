@@ -62,7 +62,12 @@ COLUMNS_1D = {
     "center_freq_mhz": "float32",
     "bandwidth_mhz": "float32",
     "layout": "int32",
+    "source_mac": "int64",
 }
+
+#: Columns added after schema 1 first shipped: a file written before them lacks them and
+#: reads as if each held its default (``source_mac`` 0: transmitter unknown).
+OPTIONAL_COLUMNS = {"source_mac": 0}
 
 
 class RecordingError(Exception):

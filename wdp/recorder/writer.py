@@ -34,8 +34,9 @@ from wdp.recorder import schema
 from wdp.recorder import truth as truth_mod
 from wdp.recorder.schema import RecordingError, RouterInfo, UndeclaredRouterError
 
-#: Bytes per frame besides csi and rssi: 3 int64, 3 float32, int32 layout, 3 uint16 shape.
-_FIXED_FRAME_BYTES = 3 * 8 + 3 * 4 + 4 + 3 * 2
+#: Bytes per frame besides csi and rssi: 4 int64 (source_mac too), 3 float32, int32
+#: layout, 3 uint16 shape.
+_FIXED_FRAME_BYTES = 4 * 8 + 3 * 4 + 4 + 3 * 2
 
 
 def frame_bytes(shape: np.ndarray) -> np.ndarray:
@@ -70,6 +71,7 @@ class _Slab:
         "center_freq_mhz",
         "bandwidth_mhz",
         "layout",
+        "source_mac",
         "shape",
         "rssi_dbm",
         "csi",
@@ -118,7 +120,7 @@ class _RowBuffer:
     def _allocate(self, dims: tuple[int, int, int]) -> None:
         c = self.capacity
         self.dims = dims
-        self.ints = np.zeros((c, 3), dtype=np.int64)  # timestamp, host time, sequence
+        self.ints = np.zeros((c, 4), dtype=np.int64)  # timestamp, host time, sequence, mac
         self.floats = np.zeros((c, 3), dtype=np.float32)  # noise, centre freq, bandwidth
         self.layout = np.zeros(c, dtype=np.int32)
         self.shape = np.zeros((c, 3), dtype=np.uint16)
@@ -144,7 +146,8 @@ class _RowBuffer:
         elif t > dims[0] or r > dims[1] or s > dims[2]:
             self._grow((max(t, dims[0]), max(r, dims[1]), max(s, dims[2])))
         i = self.n
-        self.ints[i] = (f.timestamp_ns, f.host_time_ns, f.sequence)
+        mac = int(f.source_mac.replace(":", ""), 16) if f.source_mac else 0
+        self.ints[i] = (f.timestamp_ns, f.host_time_ns, f.sequence, mac)
         self.floats[i] = (f.noise_floor_dbm, f.center_freq_mhz, f.bandwidth_mhz)
         self.layout[i] = layout
         self.shape[i] = (t, r, s)
@@ -170,6 +173,7 @@ class _RowBuffer:
             center_freq_mhz=self.floats[:n, 1].copy(),
             bandwidth_mhz=self.floats[:n, 2].copy(),
             layout=self.layout[:n],
+            source_mac=self.ints[:n, 3].copy(),
             shape=self.shape[:n],
             rssi_dbm=self.rssi[:n],
             csi=self.csi[:n],
@@ -561,6 +565,7 @@ class Recorder:
             center_freq_mhz=np.ascontiguousarray(batch.center_freq_mhz, dtype=np.float32),
             bandwidth_mhz=np.ascontiguousarray(batch.bandwidth_mhz, dtype=np.float32),
             layout=w.sets.layouts(sub, shape[:, 2]),
+            source_mac=np.ascontiguousarray(batch.source_mac, dtype=np.int64),
             shape=shape,
             rssi_dbm=np.ascontiguousarray(batch.rssi_dbm, dtype=np.float32),
             csi=np.ascontiguousarray(batch.csi, dtype=np.complex64),
