@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from wdp.capture.formats import esp32
 from wdp.capture.formats.base import CaptureFileError
+from wdp.capture.frame import normalize_mac
 
 SAMPLE = "esp32_csitool_passive_ch8.csv"
 HEADER = (
@@ -21,12 +22,11 @@ HEADER = (
 
 
 def row(values, *, sig_mode=0, cwb=0, stbc=0, secondary=0, channel=6, ts=1000, rssi=-50,
-        noise=-95, style="tool", first_word=0, length=None):  # fmt: skip
+        noise=-95, style="tool", first_word=0, length=None, mac="aa:bb:cc:dd:ee:ff"):  # fmt: skip
     """One CSI_DATA line in the field layout of a given tool version."""
     n = len(values) if length is None else length
     ctrl = [rssi, 11, sig_mode, 0, cwb, 0, 0, 0, stbc, 0, 0, noise, 0, channel, secondary,
             ts, 0, 38, 0]  # fmt: skip
-    mac = "aa:bb:cc:dd:ee:ff"
     if style == "tool":  # ESP32-CSI-Tool now: role, real_time_set, real_timestamp
         fields = ["CSI_DATA", "PASSIVE", mac, *ctrl, 0, 0.5, n]
         array = "[" + " ".join(map(str, values)) + " ]"
@@ -64,7 +64,11 @@ def sample(samples):
 
 def test_sample_imports_with_readme_counts_and_timing(sample):
     assert (sample.records, sample.skipped, sample.frames) == (834, 1, 833)
-    assert sample.problems == ["line 19: len says 128 but the CSI array holds 127 values"]
+    assert sample.problems == [
+        "line 19: len says 128 but the array holds 127 values, not (imag, real) pairs"
+    ]
+    assert sample.notes == [] and sample.dropped == {}
+    assert {normalize_mac(int(m)) for m in sample.batch.source_mac} == {"11:22:33:44:55:66"}
     b = sample.batch
     assert b.csi.shape == (833, 1, 1, 64)
     assert np.array_equal(b.subcarriers[0], np.arange(-32, 32))
@@ -247,14 +251,14 @@ def test_header_names_map_reordered_columns(tmp_path):
 @pytest.mark.parametrize(
     ("line", "why"),
     [
-        (row([1, 2] * 64, length=126), "len says 126"),
+        (row([1, 2] * 63 + [1], length=128), r"len says 128 but the array holds 127"),
         (row([1, 2] * 63 + [1]), r"not \(imag, real\) pairs"),
+        (row([1, 2] * 50, length=128), r"100 bytes \(len says 128\) fit no ESP-IDF layout"),
         (row([1, 200] * 64), "does not fit int8"),
         (row([1, 2] * 64).replace(",-95,", ",x,"), "not an integer"),
         (row([1, 2] * 64).replace("[1 2", "[1 z"), "other than int8"),
         (row([1, 2] * 64).replace("[1 2", "[1 " + "9" * 30), "other than int8"),
         (row([1, 2] * 64).replace(",-50,", "," + "9" * 400 + ","), "rssi is out of range"),
-        (row([1, 2] * 64) + " tail", "text after"),
         ("CSI_DATA,1,2,3,[1 2]", "no MAC"),
     ],
 )
@@ -344,3 +348,70 @@ def test_parser_fuzz_never_raises(case):
     frames = parser.feed(data, 1) + parser.feed(_GOOD, 2)
     assert parser.stats.packets == 2 and parser.stats.frames == len(frames) >= 1
     assert frames[-1].shape == (2, 1, 128)
+
+
+# --------------------------------------------------------------------------- variants
+
+
+def test_extra_columns_after_the_array_are_ignored_and_noted(tmp_path):
+    """Loggers append a PC timestamp (or more) after the array: the row still reads."""
+    values = coded_values(_L[0, False, False, False])
+    text = "\n".join(
+        [
+            HEADER + ",pc_time",
+            row(values, ts=1000) + ",1712345678.123456",
+            row(values, ts=2000) + ',1712345678.133456,"x"',
+            row(values, ts=3000),
+        ]
+    )
+    result = read(tmp_path, text)
+    assert (result.frames, result.skipped) == (3, 0)
+    assert result.batch.timestamp_ns.tolist() == [1_000_000, 2_000_000, 3_000_000]
+    assert np.array_equal(result.batch.csi[0, 0, 0].real, np.arange(-32, 32))
+    assert result.notes == [
+        "2 rows with extra columns after the CSI array, ignored (first: line 2)"
+    ]
+    live = esp32.Parser("esp", "lab")
+    assert len(live.feed((row(values) + ",1712345678.1").encode(), 5)) == 1
+
+
+@pytest.mark.parametrize(("secondary", "first", "centre"), [(1, -64, 2447.0), (2, 0, 2427.0)])
+def test_lltf_only_rows_of_ht40_packets(tmp_path, secondary, first, centre):
+    """ESP32-CSI-Tool's LLTF-only output: len says 384 (LLTF + HT40 HT-LTF) but the array
+    holds the 128 LLTF bytes. The values present are taken, on the primary channel's 64
+    subcarriers of the 40 MHz channel: -64..-1 with the secondary channel above, 0..63
+    below (ESP-IDF's table), not the HT20 -32..31; the mismatch is counted."""
+    lltf = _L[secondary, True, True, False][0]
+    assert np.array_equal(np.sort(lltf), np.arange(first, first + 64))
+    values = coded_values([lltf])
+    lines = [row(values, sig_mode=1, cwb=1, secondary=secondary, length=384, ts=t) for t in (1, 2)]
+    result = read(tmp_path, "\n".join([HEADER, *lines]))
+    assert (result.frames, result.skipped) == (2, 0)
+    f = result.batch.frame(0)
+    assert f.csi.shape == (1, 1, 64)
+    assert np.array_equal(f.subcarriers, np.arange(first, first + 64))
+    assert np.array_equal(f.csi[0, 0].real, f.subcarriers)  # each value where it belongs
+    assert (f.bandwidth_mhz, f.center_freq_mhz) == (40.0, centre)
+    assert result.notes == [
+        "2 rows whose len field disagrees with their CSI array (e.g. LLTF-only output): "
+        "imported the values present (line 2: len 384, 128 values)"
+    ]
+
+
+def test_mac_column_gives_each_frame_its_transmitter(tmp_path):
+    values = coded_values(_L[0, False, False, False])
+    text = "\n".join(
+        [
+            row(values, mac="AA:BB:CC:00:00:01"),
+            row(values, mac="aa:bb:cc:00:00:02"),
+            row(values, mac="aa:bb:cc:00:00:01"),
+            row(values, style="esp-csi", mac="aa:bb:cc:00:00:03"),
+        ]
+    )
+    result = read(tmp_path, text)
+    macs = [f.source_mac for f in result.batch.frames()]
+    assert macs == ["aa:bb:cc:00:00:01", "aa:bb:cc:00:00:02", "aa:bb:cc:00:00:01",
+                    "aa:bb:cc:00:00:03"]  # fmt: skip
+    assert [normalize_mac(int(m)) for m in result.raw_source_mac] == macs
+    (f,) = esp32.Parser("esp", "lab").feed(row(values, mac="aa:bb:cc:00:00:02").encode(), 9)
+    assert f.source_mac == "aa:bb:cc:00:00:02"

@@ -60,6 +60,13 @@ class FileImport:
     ``records`` counts every record found, ``skipped`` those that could not be turned
     into a frame, and ``problems`` says what was skipped and where (byte offset or line),
     one line each, capped so a wholly corrupt file cannot flood the terminal.
+
+    ``dropped`` counts readable frames left out on purpose, by reason (another
+    transmitter, a minority layout: see ``wdp.capture.filtering``); ``notes`` are things
+    tolerated but worth knowing (rows whose ``len`` field disagrees with their array, a
+    subcarrier order judged from the data), one line each; ``metadata`` holds facts of
+    the whole file (an ESP32 archive's chip and label); ``raw_source_mac`` the
+    transmitter of each raw record where the format says (48-bit int, 0 unknown).
     """
 
     format: str
@@ -68,6 +75,10 @@ class FileImport:
     records: int
     skipped: int
     problems: list[str]
+    dropped: dict[str, int] = attrs.field(factory=dict)
+    notes: list[str] = attrs.field(factory=list)
+    metadata: dict = attrs.field(factory=dict)
+    raw_source_mac: np.ndarray | None = None
 
     @property
     def frames(self) -> int:

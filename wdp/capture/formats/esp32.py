@@ -52,7 +52,7 @@ import numpy as np
 
 from wdp.capture.clock import CounterClock
 from wdp.capture.formats.base import CaptureFileError, FileImport, RawRecords
-from wdp.capture.frame import CsiFrame, FrameBatch
+from wdp.capture.frame import CsiFrame, FrameBatch, mac_to_int
 from wdp.capture.packets import PacketError, PacketParser
 
 FORMAT = "esp32"
@@ -157,6 +157,7 @@ _ALIASES = {
     "len": "len",
     "firstwordinvalid": "first_word_invalid",
     "firstword": "first_word_invalid",
+    "mac": "mac",
 }
 _RX_CTRL = ["rssi", "rate", "sig_mode", "mcs", "cwb", "smoothing", "not_sounding",
             "aggregation", "stbc", "fec_coding", "sgi", "noise_floor", "ampdu_cnt",
@@ -189,7 +190,11 @@ def parse_header(line: bytes) -> dict[str, int] | None:
 
 @attrs.frozen(slots=True)
 class Row:
-    """The fields of one CSI_DATA line that a frame needs."""
+    """The fields of one CSI_DATA line that a frame needs.
+
+    ``declared_len`` is the row's ``len`` field when it disagrees with the values the
+    array holds (None when they agree); ``extra_fields`` says text followed the array.
+    """
 
     csi: np.ndarray  # [n_fields, 1, S]
     subcarriers: np.ndarray
@@ -198,9 +203,14 @@ class Row:
     center_freq_mhz: float
     bandwidth_mhz: float
     local_timestamp: int | None
+    source_mac: str = ""
+    declared_len: int | None = None
+    extra_fields: bool = False
 
 
 def _positional(fields: list[bytes]) -> dict[str, int]:
+    """Columns of a row without a fitting header, anchored on its MAC address fields:
+    the first is the transmitter, the rx-control fields follow the last."""
     macs = [i for i, f in enumerate(fields) if _MAC.match(f)]
     if not macs:
         raise RowError("no MAC address field to anchor the columns")
@@ -210,25 +220,42 @@ def _positional(fields: list[bytes]) -> dict[str, int]:
         raise RowError(f"{len(fields)} fields before the CSI array fit no known layout")
     cols = {name: first + i for i, name in enumerate(_RX_CTRL)}
     cols.update({name: first + len(_RX_CTRL) + i for i, name in enumerate(_TAILS[tail])})
+    cols["mac"] = macs[0]
     return cols
 
 
-def parse_row(line: bytes, header: dict[str, int] | None = None) -> Row:
-    """Decode one ``CSI_DATA,...`` line; RowError says why it cannot be."""
+def _split(line: bytes) -> tuple[list[bytes], bytes, bool]:
+    """(fields before the array, the array's text, whether text follows the array).
+
+    Loggers append their own columns after the array (a PC timestamp, say): they are
+    not CSI and are ignored, but a row whose array is not closed is cut short.
+    """
     lb = line.find(b"[")
     rb = line.find(b"]", lb + 1)
     if lb < 0 or rb < 0:
         raise RowError("no complete [...] CSI array (line cut short?)")
-    if line[rb + 1 :].strip(b' "\r\n\t'):
-        raise RowError("text after the CSI array")
+    extra = bool(line[rb + 1 :].strip(b' ",\r\n\t'))
     fields = [f.strip().strip(b'"') for f in line[:lb].rstrip(b' "').split(b",")]
     if fields and fields[-1] == b"":
         fields.pop()
-    if header is not None and header["_count"] == len(fields) + 1:
-        cols = header
-    else:
-        cols = _positional(fields)
+    return fields, line[lb + 1 : rb], extra
 
+
+def _values(body: bytes, length: int | None) -> np.ndarray:
+    """The CSI array's int8 values as (imag, real) pairs [n, 2]."""
+    try:
+        values = np.array([int(v) for v in body.replace(b",", b" ").split()], dtype=np.int64)
+    except (ValueError, OverflowError):
+        raise RowError("the CSI array holds something other than int8 values") from None
+    if len(values) == 0 or len(values) % 2:
+        said = "the CSI array" if length == len(values) else f"len says {length} but the array"
+        raise RowError(f"{said} holds {len(values)} values, not (imag, real) pairs")
+    if values.min() < -128 or values.max() > 127:
+        raise RowError("a CSI value does not fit int8")
+    return values.reshape(-1, 2)
+
+
+def _getter(fields: list[bytes], cols: dict[str, int]):
     def get(name: str, default: int | None = None) -> int | None:
         i = cols.get(name)
         if i is None or i >= len(fields):
@@ -241,26 +268,33 @@ def parse_row(line: bytes, header: dict[str, int] | None = None) -> Row:
             raise RowError(f"field {name} is out of range: {fields[i][:20]!r}")
         return value
 
+    return get
+
+
+def parse_row(line: bytes, header: dict[str, int] | None = None) -> Row:
+    """Decode one ``CSI_DATA,...`` line; RowError says why it cannot be.
+
+    A ``len`` field that disagrees with the array is not fatal: ESP32-CSI-Tool's
+    LLTF-only output prints the packet's full ``len`` (384 for HT40) with only the
+    first 128 values, so the values present are laid out by themselves, and the
+    disagreement is returned in ``declared_len`` for the caller to count.
+    """
+    fields, body, extra = _split(line)
+    if header is not None and header["_count"] == len(fields) + 1:
+        cols = header
+    else:
+        cols = _positional(fields)
+    get = _getter(fields, cols)
     length = get("len")
-    body = line[lb + 1 : rb].replace(b",", b" ").split()
-    try:
-        values = np.array([int(v) for v in body], dtype=np.int64)
-    except (ValueError, OverflowError):
-        raise RowError("the CSI array holds something other than int8 values") from None
-    if length is None or length != len(values):
-        raise RowError(f"len says {length} but the CSI array holds {len(values)} values")
-    if len(values) == 0 or len(values) % 2:
-        raise RowError(f"the CSI array holds {len(values)} values, not (imag, real) pairs")
-    if values.min() < -128 or values.max() > 127:
-        raise RowError("a CSI value does not fit int8")
-    pairs = values.reshape(-1, 2)
+    pairs = _values(body, length)
     secondary = get("secondary_channel", 0)
     sig_mode, cwb, stbc = get("sig_mode", 0), get("cwb", 0), get("stbc", 0)
     layout = layout_for(len(pairs), secondary, sig_mode, cwb, stbc)
     if layout is None:
+        said = "" if length == pairs.size else f" (len says {length})"
         raise RowError(
-            f"{len(values)} bytes fit no ESP-IDF layout for secondary channel {secondary}, "
-            f"sig_mode {sig_mode}, bandwidth {cwb}, stbc {stbc}"
+            f"{pairs.size} bytes{said} fit no ESP-IDF layout for secondary channel "
+            f"{secondary}, sig_mode {sig_mode}, bandwidth {cwb}, stbc {stbc}"
         )
     if get("first_word_invalid", 0) == 1:
         pairs = pairs.copy()
@@ -270,6 +304,8 @@ def parse_row(line: bytes, header: dict[str, int] | None = None) -> Row:
     center = math.nan if channel is None else channel_freq_mhz(channel)
     center += {1: 10.0, 2: -10.0}.get(secondary, 0.0)
     rssi, noise = get("rssi"), get("noise_floor")
+    mac_at = cols.get("mac")
+    mac = fields[mac_at] if mac_at is not None and mac_at < len(fields) else b""
     return Row(
         csi=csi,
         subcarriers=sub,
@@ -278,6 +314,9 @@ def parse_row(line: bytes, header: dict[str, int] | None = None) -> Row:
         center_freq_mhz=center,
         bandwidth_mhz=40.0 if (sig_mode != 0 and cwb) else 20.0,
         local_timestamp=get("local_timestamp"),
+        source_mac=mac.decode("ascii").lower() if _MAC.match(mac) else "",
+        declared_len=None if length == pairs.size else length,
+        extra_fields=extra,
     )
 
 
@@ -360,8 +399,8 @@ class _Stamper:
 
 def _batch_from_rows(rows: list, router_id: str, environment_id: str, hw_format: str) -> FrameBatch:
     """Pack per-frame rows (``timestamp_ns, host_time_ns, sequence, csi[T,R,S],
-    subcarriers[S], rssi[R], noise_floor, centre, bandwidth``) into batch columns,
-    zero/NaN padded, without building a CsiFrame per record."""
+    subcarriers[S], rssi[R], noise_floor, centre, bandwidth[, source MAC as int]``) into
+    batch columns, zero/NaN padded, without building a CsiFrame per record."""
     n = len(rows)
     shapes = np.array([r[3].shape for r in rows], dtype=np.uint16).reshape(n, 3)
     t, r_, s = (int(v) for v in shapes.max(axis=0))
@@ -393,6 +432,7 @@ def _batch_from_rows(rows: list, router_id: str, environment_id: str, hw_format:
         noise_floor_dbm=np.array(col[6], dtype=np.float32),
         center_freq_mhz=np.array(col[7], dtype=np.float32),
         bandwidth_mhz=np.array(col[8], dtype=np.float32),
+        source_mac=np.array(col[9], dtype=np.int64) if len(col) > 9 else None,
     )
 
 
@@ -407,6 +447,62 @@ def sniff(head: bytes) -> bool:
     return first.startswith(b"type,") and b"rssi" in first and b"len" in first
 
 
+@attrs.define
+class _Tally:
+    """What reading a file met besides good rows: bad rows and tolerated oddities."""
+
+    problems: list[str] = attrs.Factory(list)
+    bad: int = 0
+    first_error: str = ""
+    other: int = 0
+    first_other: int = 0
+    len_mismatch: int = 0
+    first_mismatch: str = ""
+    extra: int = 0
+    first_extra: int = 0
+
+    def bad_row(self, lineno: int, exc: RowError) -> None:
+        self.bad += 1
+        self.first_error = self.first_error or str(exc)
+        if len(self.problems) < _MAX_PROBLEMS:
+            self.problems.append(f"line {lineno}: {exc}")
+
+    def good_row(self, lineno: int, row: Row) -> None:
+        if row.declared_len is not None:
+            self.len_mismatch += 1
+            self.first_mismatch = self.first_mismatch or (
+                f"line {lineno}: len {row.declared_len}, {2 * row.csi.shape[2]} values"
+                if row.csi.shape[0] == 1
+                else f"line {lineno}: len {row.declared_len}"
+            )
+        if row.extra_fields:
+            self.extra += 1
+            self.first_extra = self.first_extra or lineno
+
+    def summary(self) -> tuple[list[str], list[str]]:
+        """(problem lines, note lines)."""
+        problems = list(self.problems)
+        if self.bad > len(problems):
+            problems.append(f"... and {self.bad - len(problems)} more bad rows")
+        if self.other:
+            problems.append(
+                f"{self.other} lines that are not CSI_DATA rows ignored (first: line "
+                f"{self.first_other})"
+            )
+        notes = []
+        if self.len_mismatch:
+            notes.append(
+                f"{self.len_mismatch} rows whose len field disagrees with their CSI array "
+                f"(e.g. LLTF-only output): imported the values present ({self.first_mismatch})"
+            )
+        if self.extra:
+            notes.append(
+                f"{self.extra} rows with extra columns after the CSI array, ignored "
+                f"(first: line {self.first_extra})"
+            )
+        return problems, notes
+
+
 def read_file(path, *, router_id: str, environment_id: str) -> FileImport:
     """Import an ESP32 CSI text capture (see the module docstring)."""
     data = Path(path).read_bytes()
@@ -418,10 +514,8 @@ def read_file(path, *, router_id: str, environment_id: str) -> FileImport:
     stamper = _Stamper()
     rows: list[tuple] = []
     raw: list[bytes] = []
-    problems: list[str] = []
-    n_problems = skipped = other = 0
-    first_other = 0
-    first_error = ""
+    raw_macs: list[int] = []
+    tally = _Tally()
     for lineno, line in enumerate(data.split(b"\n"), start=1):
         line = line.rstrip(b"\r")
         stripped = line.strip()
@@ -432,43 +526,39 @@ def read_file(path, *, router_id: str, environment_id: str) -> FileImport:
             if parsed is not None:
                 header = parsed
             else:
-                other += 1
-                first_other = first_other or lineno
+                tally.other += 1
+                tally.first_other = tally.first_other or lineno
             continue
         raw.append(line)
+        raw_macs.append(0)
         seq = stamper.next_index()
         try:
             row = parse_row(stripped, header)
         except RowError as exc:
-            skipped += 1
-            n_problems += 1
-            first_error = first_error or str(exc)
-            if len(problems) < _MAX_PROBLEMS:
-                problems.append(f"line {lineno}: {exc}")
+            tally.bad_row(lineno, exc)
             continue
+        tally.good_row(lineno, row)
+        raw_macs[-1] = mac_to_int(row.source_mac)
         rows.append(
             (stamper.stamp(row), 0, seq, row.csi, row.subcarriers,
              np.array([row.rssi], dtype=np.float32), row.noise_floor,
-             row.center_freq_mhz, row.bandwidth_mhz)
+             row.center_freq_mhz, row.bandwidth_mhz, raw_macs[-1])
         )  # fmt: skip
-    if n_problems > len(problems):
-        problems.append(f"... and {n_problems - len(problems)} more bad rows")
-    if other:
-        problems.append(
-            f"{other} lines that are not CSI_DATA rows ignored (first: line {first_other})"
-        )
     if not raw:
         raise CaptureFileError("no CSI_DATA rows: not ESP32 CSI text")
     if not rows:
-        raise CaptureFileError(f"none of {len(raw)} CSI_DATA rows is readable ({first_error})")
-    batch = _batch_from_rows(rows, router_id, environment_id, HW_FORMAT)
+        why = tally.first_error
+        raise CaptureFileError(f"none of {len(raw)} CSI_DATA rows is readable ({why})")
+    problems, notes = tally.summary()
     return FileImport(
         format=FORMAT,
-        batch=batch,
+        batch=_batch_from_rows(rows, router_id, environment_id, HW_FORMAT),
         raw=RawRecords.from_list(raw, np.zeros(len(raw), dtype=np.int64)),
         records=len(raw),
-        skipped=skipped,
+        skipped=tally.bad,
         problems=problems,
+        notes=notes,
+        raw_source_mac=np.array(raw_macs, dtype=np.int64),
     )
 
 
@@ -520,6 +610,7 @@ class Parser(PacketParser):
                     center_freq_mhz=row.center_freq_mhz,
                     bandwidth_mhz=row.bandwidth_mhz,
                     hw_format=HW_FORMAT,
+                    source_mac=row.source_mac,
                 )
             )
         return frames

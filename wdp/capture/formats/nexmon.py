@@ -345,6 +345,7 @@ def _to_frame(group: _Group, router_id: str, environment_id: str) -> CsiFrame:
         center_freq_mhz=center,
         bandwidth_mhz=bandwidth,
         hw_format=HW_FORMAT,
+        source_mac=group.key[1],
     )
 
 
@@ -469,6 +470,7 @@ def read_file(path, *, router_id: str, environment_id: str) -> FileImport:
     groups: list[_Group] = []
     payloads: list[bytes] = []  # every UDP payload: the raw records
     times: list[int] = []
+    macs: list[int] = []  # each payload's transmitter, 0 where it is not nexmon_csi
     valid: list[bytes] = []  # the nexmon ones, indexed by the groups' members
     problems: list[str] = []
     n_problems = records = skipped = 0
@@ -506,6 +508,7 @@ def read_file(path, *, router_id: str, environment_id: str) -> FileImport:
         else:
             payloads.append(payload)
             times.append(time_ns)
+            macs.append(0)
             try:
                 header = decode_header(payload)
             except PacketError as exc:
@@ -513,6 +516,7 @@ def read_file(path, *, router_id: str, environment_id: str) -> FileImport:
                 reasons[str(exc)] = reasons.get(str(exc), 0) + 1
                 problem(f"byte {off}: {exc}")
             else:
+                macs[-1] = int.from_bytes(header.source, "big")
                 done = grouper.push(header, len(valid), time_ns)
                 valid.append(payload)
                 if done is not None:
@@ -535,6 +539,7 @@ def read_file(path, *, router_id: str, environment_id: str) -> FileImport:
         records=records,
         skipped=skipped,
         problems=problems,
+        raw_source_mac=np.array(macs, dtype=np.int64),
     )
 
 
@@ -575,6 +580,7 @@ def _columns(groups: list[_Group], valid: list[bytes], router_id: str, environme
         noise_floor_dbm=np.full(n, np.nan, dtype=np.float32),
         center_freq_mhz=centre,
         bandwidth_mhz=bandwidth,
+        source_mac=np.array([int.from_bytes(g.key[1], "big") for g in groups], dtype=np.int64),
     )
 
 
