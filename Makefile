@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-smoke lint clean
+.PHONY: run test test-tools bench bench-smoke lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,40 +16,56 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/wdp serve
 
+# Commands the tests run that pip cannot install: h5dump and h5clear (Debian's
+# hdf5-tools: recordings must be readable by standard HDF5 tools), Chromium (the
+# dashboard's browser test), node and npm (the JavaScript spec client, the browser test
+# driver). Each missing one is installed with apt-get when we are root; otherwise a
+# warning, and the tests that need it skip (or fail when CI is set).
+CHROMIUM := /usr/bin/chromium
+
+test-tools:
+	@missing=""; \
+	{ command -v h5dump && command -v h5clear; } >/dev/null 2>&1 || missing="$$missing hdf5-tools"; \
+	[ -x $(CHROMIUM) ] || command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian packages the tests need:$$missing"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \
+			>/dev/null || echo "warning: could not install$$missing: the tests that need them will skip, or fail when CI is set" >&2; \
+	else \
+		echo "warning: missing Debian packages$$missing (install them as root with apt-get): the tests that need them will skip, or fail when CI is set" >&2; \
+	fi
+
 SPEC_NODE := tests/spec_clients/node_modules/.installed
 
-# The spec's JavaScript client runs under Node with the `ws` package (skipped without npm).
-$(SPEC_NODE): tests/spec_clients/package.json
+# The spec's JavaScript client runs under Node with the `ws` package.
+$(SPEC_NODE): tests/spec_clients/package.json | test-tools
 	if command -v npm >/dev/null 2>&1; then \
 		npm install --prefix tests/spec_clients --no-package-lock --no-audit --no-fund --silent \
 		&& touch $(SPEC_NODE); \
 	else echo "npm not found: the JavaScript spec-client test will be skipped"; fi
 
 BROWSER_NODE := tests/browser/node_modules/.installed
-CHROMIUM := /usr/bin/chromium
 
 # The dashboard's browser test: playwright-core (a driver only, it downloads no browser)
-# and Debian's Chromium (installed with apt-get when missing and we are root; the test
-# skips without it, or fails when CI is set).
-$(BROWSER_NODE): tests/browser/package.json
+# driving Debian's Chromium (test-tools).
+$(BROWSER_NODE): tests/browser/package.json | test-tools
 	if command -v npm >/dev/null 2>&1; then \
 		npm install --prefix tests/browser --no-package-lock --no-audit --no-fund --silent \
 		&& touch $(BROWSER_NODE); \
 	else echo "npm not found: the dashboard browser test will be skipped"; fi
 
-$(CHROMIUM):
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
-			>/dev/null || echo "could not install chromium: the dashboard browser test will not run"; \
-	else echo "no $(CHROMIUM) (install Debian's chromium): the dashboard browser test will not run"; fi
-
-# Autobahn|Testsuite (Python 2.7, from pyenv when present) for the conformance test.
+# Autobahn|Testsuite (wstest, Python 2.7 only) for the conformance test: the script finds
+# a Python 2.7 (pyenv's, or python2.7 / python2 on PATH; Debian ships none) and installs
+# wstest from PyPI into .venv-autobahn.
 AUTOBAHN := .venv-autobahn/bin/wstest
 
 $(AUTOBAHN):
-	tools/install_autobahn.sh || echo "could not install the Autobahn testsuite: its test will fail"
+	tools/install_autobahn.sh || echo "warning: could not install the Autobahn testsuite: its test will skip, or fail when CI is set" >&2
 
-test: $(STAMP) $(SPEC_NODE) $(BROWSER_NODE) $(CHROMIUM) $(AUTOBAHN)
+test: $(STAMP) test-tools $(SPEC_NODE) $(BROWSER_NODE) $(AUTOBAHN)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP) $(SPEC_NODE)
