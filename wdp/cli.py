@@ -32,6 +32,17 @@ def _ident(value: str) -> str:
     return value
 
 
+def _source_mac(value: str) -> str:
+    from wdp.capture.frame import normalize_mac
+
+    if value.strip().lower() == "any":
+        return "any"
+    try:
+        return normalize_mac(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _positive_seconds(value: str) -> float:
     try:
         seconds = float(value)
@@ -84,13 +95,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--format",
         default="auto",
-        choices=["auto", "intel5300", "atheros", "nexmon", "esp32"],
+        choices=["auto", "intel5300", "atheros", "nexmon", "esp32", "esp32-npz"],
         help="capture format (default: detect by content)",
     )
     p.add_argument("--router-id", type=_ident, default="router_001")
     p.add_argument("--environment-id", type=_ident, default="room_001")
     p.add_argument("--out", type=Path, required=True, help="recording to write (.h5)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument(
+        "--source-mac",
+        type=_source_mac,
+        default=None,
+        help="keep only this transmitter's frames, or 'any' (default: the one heard most)",
+    )
+    who.add_argument(
+        "--split-transmitters",
+        action="store_true",
+        help="one router per transmitter: ROUTER_ID.<mac hex>",
+    )
+    p.add_argument(
+        "--all-layouts",
+        action="store_true",
+        help="keep frames of every bandwidth and subcarrier layout (default: the most common)",
+    )
     p.set_defaults(run=_cmd_import)
 
     p = commands.add_parser("record", help="record a live UDP source")
@@ -203,6 +231,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
         format=args.format,
         router_id=args.router_id,
         environment_id=args.environment_id,
+        source_mac=args.source_mac,
+        split_transmitters=args.split_transmitters,
+        keep_majority_layout=not args.all_layouts,
         progress=not args.quiet,
     )
     for line in report.problems[:MAX_PROBLEMS_SHOWN]:
@@ -211,9 +242,16 @@ def _cmd_import(args: argparse.Namespace) -> int:
         print(
             f"wdp import: ... and {len(report.problems) - MAX_PROBLEMS_SHOWN} more", file=sys.stderr
         )
+    for line in report.notes[:MAX_PROBLEMS_SHOWN]:
+        print(f"wdp import: note: {line}", file=sys.stderr)
+    dropped = sum(report.dropped.values())
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(report.dropped.items()))
+    routers = f", routers {', '.join(report.routers)}" if len(report.routers) > 1 else ""
     print(
         f"imported {report.frames} frames from {report.records} records "
-        f"({report.format}), skipped {report.skipped} -> {report.out}"
+        f"({report.format}), skipped {report.skipped}, dropped {dropped}"
+        + (f" ({reasons})" if reasons else "")
+        + f"{routers} -> {report.out}"
     )
     return EXIT_OK if report.frames else EXIT_FAILED
 
