@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wdp.capture.formats import nexmon
+from wdp.capture.formats import make_parser, nexmon, read_capture
 from wdp.capture.formats.base import CaptureFileError
 
 SAMPLE = "nexmon_bcm43455c0_rpi_80mhz.pcap"
@@ -405,3 +405,69 @@ def test_parser_fuzz_never_raises(case):
     assert parser.stats.packets == 2
     assert parser.stats.frames == len(frames) >= 1
     assert parser.stats.skipped_total + len(frames) >= 1
+
+
+# --------------------------------------------------------------------------- transmitters
+
+PI = bytes.fromhex("b827eb03e19f")
+PHONE = bytes.fromhex("ec41184c1f6a")
+
+
+def mixed_capture(rng, n_pi=20, n_phone=5, n_narrow=3):
+    """A monitor-mode capture: mostly the Pi's 80 MHz frames, some of a phone, a few
+    20 MHz frames of the Pi (64 bins)."""
+    packets = []
+    for i in range(n_pi + n_phone + n_narrow):
+        source = PHONE if n_pi <= i < n_pi + n_phone else PI
+        bins = 64 if i >= n_pi + n_phone else 256
+        packets.append(
+            nexmon.encode_payload(random_fft(rng, bins), source=source, sequence=i, chanspec=0xE02A)
+        )
+    rng.shuffle(packets)
+    return packets
+
+
+def test_frames_carry_their_transmitter(tmp_path):
+    packets = mixed_capture(np.random.default_rng(20))
+    result = read(tmp_path, pcap([(i * 1000, udp_frame(p)) for i, p in enumerate(packets)]))
+    macs = [f.source_mac for f in result.batch.frames()]
+    assert macs.count("b8:27:eb:03:e1:9f") == 23 and macs.count("ec:41:18:4c:1f:6a") == 5
+    assert result.dropped == {}  # the format reader keeps everything; read_capture narrows
+    assert [int(m) for m in result.raw_source_mac] == [
+        int.from_bytes(p[4:10], "big") for p in packets
+    ]
+    live = feed_all(nexmon.Parser("rpi", "lab"), [(p, i * 1000) for i, p in enumerate(packets)])
+    assert [f.source_mac for f in live] == macs
+
+
+def test_read_capture_keeps_one_transmitter_and_its_majority_layout(tmp_path):
+    packets = mixed_capture(np.random.default_rng(21))
+    path = tmp_path / "mixed.pcap"
+    path.write_bytes(pcap([(i * 1000, udp_frame(p)) for i, p in enumerate(packets)]))
+    result = read_capture(path)
+    assert result.frames == 20 and len(result.raw) == 28
+    assert result.dropped == {"other transmitters": 5, "minority layout": 3}
+    assert {f.source_mac for f in result.batch.frames()} == {"b8:27:eb:03:e1:9f"}
+    assert set(result.batch.bandwidth_mhz.tolist()) == {80.0}
+    phone = read_capture(path, source_mac="EC:41:18:4C:1F:6A")
+    assert phone.frames == 5 and phone.dropped == {"other transmitters": 23}
+    everything = read_capture(path, source_mac="any", keep_majority_layout=False)
+    assert everything.frames == 28 and everything.dropped == {}
+    with pytest.raises(CaptureFileError) as info:
+        read_capture(path, router_id="pi-1", source_mac="aa:bb:cc:dd:ee:ff")
+    message = str(info.value)
+    assert str(path) in message and "router pi-1" in message and "aa:bb:cc:dd:ee:ff" in message
+    assert "heard: b8:27:eb:03:e1:9f (23 frames), ec:41:18:4c:1f:6a (5 frames)" in message
+
+
+def test_live_parser_bound_to_a_transmitter_or_split():
+    packets = mixed_capture(np.random.default_rng(22))
+    bound = make_parser("nexmon", "pi-1", "lab", streams={"b8:27:eb:03:e1:9f": "pi-1"})
+    frames = feed_all(bound, [(p, i) for i, p in enumerate(packets)])
+    assert len(frames) == 23 and {f.router_id for f in frames} == {"pi-1"}
+    assert bound.stats.skipped == {"other_transmitter": 5} and bound.stats.frames == 23
+    streams = {"b8:27:eb:03:e1:9f": "pi-1.b827eb03e19f", "ec:41:18:4c:1f:6a": "pi-1.ec41184c1f6a"}
+    split = make_parser("nexmon", "pi-1", "lab", streams=streams)
+    frames = feed_all(split, [(p, i) for i, p in enumerate(packets)])
+    assert len(frames) == 28 and not split.stats.skipped
+    assert all(streams[f.source_mac] == f.router_id for f in frames)

@@ -44,3 +44,39 @@ def test_defaults_and_overrides():
 def test_refuses_bad_urls_with_a_clear_message(url, fragment):
     with pytest.raises(SourceError, match=fragment.replace("(", r"\(").replace("=", "=")):
         parse_source(url)
+
+
+def test_source_mac_binds_one_transmitter_or_splits_into_streams():
+    one = parse_source(
+        "udp://0.0.0.0:5500?format=nexmon&router_id=pi-1&source_mac=B8:27:EB:03:E1:9F"
+    )
+    assert one.source_macs == ("b8:27:eb:03:e1:9f",)
+    assert one.streams == {"b8:27:eb:03:e1:9f": "pi-1"} and one.router_ids == ["pi-1"]
+    assert one.url.endswith("&source_mac=b8:27:eb:03:e1:9f")
+    two = parse_source(
+        "udp://0.0.0.0:5500?format=esp32&router_id=pi-1"
+        "&source_mac=b8:27:eb:03:e1:9f,ec-41-18-4c-1f-6a"
+    )
+    assert two.router_ids == ["pi-1.b827eb03e19f", "pi-1.ec41184c1f6a"]
+    for url in (
+        "udp://0.0.0.0:5500?format=nexmon",
+        "udp://0.0.0.0:5500?format=nexmon&source_mac=any",
+    ):
+        s = parse_source(url, router_id="r")
+        assert s.source_macs == () and s.streams == {"": "r"} and s.router_ids == ["r"]
+
+
+@pytest.mark.parametrize(
+    "query, fragment",
+    [
+        ("format=nexmon&source_mac=b8:27:eb", "not a MAC address"),
+        ("format=intel5300&source_mac=b8:27:eb:03:e1:9f", "intel5300 frames carry no transmitter"),
+        ("format=nexmon&source_mac=b8:27:eb:03:e1:9f,B8:27:EB:03:E1:9F", "twice"),
+        ("format=nexmon&router_id=" + "x" * 60 + "&source_mac=b8:27:eb:03:e1:9f,aa:bb:cc:dd:ee:ff",
+         "for source_mac must be"),
+    ],
+)  # fmt: skip
+def test_bad_source_mac_names_router_and_setting(query, fragment):
+    with pytest.raises(SourceError, match=fragment) as info:
+        parse_source("udp://127.0.0.1:5500?" + query)
+    assert "source_mac" in str(info.value)

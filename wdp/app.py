@@ -152,8 +152,8 @@ def _sources(config: Config):
             src = router.source
             if src.startswith("udp://"):
                 source = parse_source(src, router_id=rid, environment_id=env_id)
-                parser = make_parser(source.format, rid, env_id)
-                infos.append(RouterInfo(rid, env_id, parser.hw_format))
+                parser = make_parser(source.format, rid, env_id, streams=source.streams)
+                infos.extend(RouterInfo(r, env_id, parser.hw_format) for r in source.router_ids)
                 runs.append(functools.partial(_run_udp, source, parser))
             elif src.startswith("sim:"):
                 scenario = load_scenario(src[4:])

@@ -21,6 +21,9 @@ MAX_DATAGRAM = 65507
 
 #: The reasons a packet is skipped, as counted in ``PacketStats.skipped``.
 SKIP_REASONS = ("short", "oversized", "corrupt", "foreign", "parser_error")
+#: Frames dropped because their transmitter is not one the router is bound to (counted
+#: per frame, beside the datagram reasons, in ``PacketStats.skipped``).
+OTHER_TRANSMITTER = "other_transmitter"
 
 
 class PacketError(Exception):
@@ -60,6 +63,25 @@ class PacketParser:
         self.router_id = router_id
         self.environment_id = environment_id
         self.stats = PacketStats()
+        #: MAC -> router id of the transmitters bound; None keeps every frame as is.
+        self.streams: dict[str, str] | None = None
+
+    def bind(self, streams: dict[str, str]) -> None:
+        """Keep only frames of these transmitters, each under its router id (see
+        ``UdpSource.streams``); {"": id} or {} keeps every frame."""
+        self.streams = {m: r for m, r in streams.items() if m} or None
+
+    def _route(self, frames: list[CsiFrame]) -> list[CsiFrame]:
+        if self.streams is None or not frames:
+            return frames
+        out = []
+        for f in frames:
+            rid = self.streams.get(f.source_mac)
+            if rid is None:
+                self.stats.skipped[OTHER_TRANSMITTER] += 1
+            else:
+                out.append(f if rid == f.router_id else attrs.evolve(f, router_id=rid))
+        return out
 
     def feed(self, data: bytes, host_time_ns: int) -> list[CsiFrame]:
         """Parse one datagram; return its frames (possibly none). Never raises."""
@@ -77,11 +99,17 @@ class PacketParser:
                 log.exception("%s parser failed on a packet from %s", self.format, self.router_id)
             self.stats.skipped["parser_error"] += 1
             return []
+        frames = self._route(frames)
         self.stats.frames += len(frames)
         return frames
 
     def flush(self) -> list[CsiFrame]:
-        """Frames held back waiting for more packets (nexmon groups); default none."""
+        """Frames held back waiting for more packets (nexmon groups), routed as ``feed``'s."""
+        frames = self._route(self._flush())
+        self.stats.frames += len(frames)
+        return frames
+
+    def _flush(self) -> list[CsiFrame]:
         return []
 
     def _parse(self, data: bytes, host_time_ns: int) -> list[CsiFrame]:

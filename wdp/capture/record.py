@@ -53,14 +53,16 @@ async def record_source(
     """
     out = Path(out)
     if parser is None:
-        parser = make_parser(source.format, source.router_id, source.environment_id)
-    info = RouterInfo(source.router_id, source.environment_id, parser.hw_format)
+        parser = make_parser(
+            source.format, source.router_id, source.environment_id, streams=source.streams
+        )
+    infos = [RouterInfo(rid, source.environment_id, parser.hw_format) for rid in source.router_ids]
     config = json.dumps({"record": attrs.asdict(source)})
     events: list[RouterDisconnected | RouterReconnected] = []
     counts = {"datagrams": 0, "frames": 0}
     send, receive = trio.open_memory_channel(64)
     with (
-        Recorder(out, routers=[info], source=source.url, config=config) as rec,
+        Recorder(out, routers=infos, source=source.url, config=config) as rec,
         tqdm(unit="frame", disable=not progress, desc="record") as bar,
     ):
 

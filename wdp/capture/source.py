@@ -1,8 +1,21 @@
 """Live sources addressed as URLs, e.g. ``udp://0.0.0.0:5500?format=nexmon``.
 
 Query parameters: ``format`` (required: one of ``LIVE_FORMATS``), ``router_id``,
-``environment_id`` and ``timeout`` (seconds of silence before the router counts as
-disconnected). Anything else is refused, so a typo never silently does nothing.
+``environment_id``, ``timeout`` (seconds of silence before the router counts as
+disconnected) and ``source_mac``. Anything else is refused, so a typo never silently
+does nothing.
+
+``source_mac`` binds the router to transmitters, for receivers that hear every
+transmitter on their channel (nexmon_csi without a MAC filter, a passive ESP32):
+
+- ``source_mac=b8:27:eb:03:e1:9f``: only that transmitter's frames; others are dropped
+  and counted (``other_transmitter``).
+- ``source_mac=b8:27:eb:03:e1:9f,ec:41:18:4c:1f:6a``: one stream per listed transmitter,
+  router id ``<router_id>.<mac as 12 hex digits>`` (``pi-1.b827eb03e19f``); frames of
+  transmitters not listed are dropped and counted. The datagrams themselves share one
+  socket and are recorded raw under the first listed stream.
+- absent or ``any``: every frame, whatever its transmitter (formats without a
+  transmitter address, such as Intel 5300, only take this).
 """
 
 from __future__ import annotations
@@ -12,12 +25,15 @@ import urllib.parse
 
 import attrs
 
+from wdp.capture.frame import normalize_mac
 from wdp.ids import IDENTIFIER_RULE, is_identifier
 
 #: ``format=`` names a live UDP source accepts.
 LIVE_FORMATS = ("esp32", "esp32-bin", "nexmon", "intel5300", "atheros")
 
-_KNOWN_PARAMS = {"format", "router_id", "environment_id", "timeout"}
+_KNOWN_PARAMS = {"format", "router_id", "environment_id", "timeout", "source_mac"}
+#: Formats whose frames carry their transmitter's MAC address.
+MAC_FORMATS = ("nexmon", "esp32")
 
 
 class SourceError(ValueError):
@@ -32,10 +48,25 @@ class UdpSource:
     router_id: str
     environment_id: str
     silence_timeout_s: float = 5.0
+    #: Transmitters bound (see the module docstring); () keeps every frame.
+    source_macs: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
-        return f"udp://{self.host}:{self.port}?format={self.format}"
+        url = f"udp://{self.host}:{self.port}?format={self.format}"
+        return url + (f"&source_mac={','.join(self.source_macs)}" if self.source_macs else "")
+
+    @property
+    def streams(self) -> dict[str, str]:
+        """Router id of each transmitter's stream ({"": router_id} when not split)."""
+        if len(self.source_macs) <= 1:
+            return {mac: self.router_id for mac in self.source_macs or ("",)}
+        return {mac: f"{self.router_id}.{mac.replace(':', '')}" for mac in self.source_macs}
+
+    @property
+    def router_ids(self) -> list[str]:
+        """Every router this source feeds, in the order of ``source_macs``."""
+        return list(self.streams.values())
 
 
 def _one(query: dict[str, list[str]], name: str) -> str | None:
@@ -87,4 +118,30 @@ def parse_source(
     for name, value in (("router_id", router), ("environment_id", environment)):
         if not is_identifier(value):
             raise SourceError(f"{name} {value!r} must be {IDENTIFIER_RULE}")
-    return UdpSource(parts.hostname, port, fmt, router, environment, timeout)
+    macs = _source_macs(_one(query, "source_mac"), fmt, router)
+    source = UdpSource(parts.hostname, port, fmt, router, environment, timeout, macs)
+    for rid in source.router_ids:
+        if not is_identifier(rid):
+            raise SourceError(f"router {rid!r} for source_mac must be {IDENTIFIER_RULE}")
+    return source
+
+
+def _source_macs(text: str | None, fmt: str, router: str) -> tuple[str, ...]:
+    """The ``source_mac`` parameter as normalized MACs; () for absent or ``any``."""
+    if text is None or text.strip().lower() in ("", "any"):
+        return ()
+    if fmt not in MAC_FORMATS:
+        raise SourceError(
+            f"router {router}: source_mac={text} cannot apply: {fmt} frames carry no "
+            f"transmitter address (only {', '.join(MAC_FORMATS)} do)"
+        )
+    macs = []
+    for item in text.split(","):
+        try:
+            mac = normalize_mac(item)
+        except ValueError as exc:
+            raise SourceError(f"router {router}: source_mac: {exc}") from None
+        if mac in macs:
+            raise SourceError(f"router {router}: source_mac lists {mac} twice")
+        macs.append(mac)
+    return tuple(macs)

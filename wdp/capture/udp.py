@@ -32,7 +32,11 @@ SO_RCVBUF_BYTES = 4 * 1024 * 1024
 
 @attrs.frozen(slots=True, eq=False)
 class Captured:
-    """One drained burst: the datagrams as received and the frames parsed from them."""
+    """One drained burst: the datagrams as received and the frames parsed from them.
+
+    ``router_id`` is the router the datagrams are recorded under; the frames carry their
+    own (they differ when a source is split by transmitter).
+    """
 
     router_id: str
     datagrams: list[tuple[bytes, int]]  # (payload, host_time_ns)
@@ -57,7 +61,11 @@ def _open_socket(source: UdpSource) -> socket.socket:
     return sock
 
 
-def _drain(sock: socket.socket, parser: PacketParser, max_batch: int) -> Captured:
+def _drain(
+    sock: socket.socket, parser: PacketParser, max_batch: int, router_id: str | None = None
+) -> Captured:
+    """Read every queued datagram (up to ``max_batch``); ``router_id`` is the router the
+    raw datagrams are recorded under (the first stream of a source split by transmitter)."""
     datagrams: list[tuple[bytes, int]] = []
     frames: list[CsiFrame] = []
     before = dict(parser.stats.skipped)
@@ -78,7 +86,7 @@ def _drain(sock: socket.socket, parser: PacketParser, max_batch: int) -> Capture
         for reason, n in parser.stats.skipped.items()
         if n != before.get(reason, 0)
     }
-    return Captured(parser.router_id, datagrams, frames, skipped)
+    return Captured(router_id or parser.router_id, datagrams, frames, skipped)
 
 
 def bind_udp(source: UdpSource) -> tuple[socket.socket, UdpSource]:
@@ -119,7 +127,7 @@ async def run_udp_capture(
                     sock = await _reopen(sock, source)
                 await send_channel.send(event)
                 continue
-            burst = _drain(sock, parser, max_batch)
+            burst = _drain(sock, parser, max_batch, source.router_ids[0])
             if not burst.datagrams:
                 continue
             back = liveness.on_packet(trio.current_time(), burst.datagrams[-1][1])

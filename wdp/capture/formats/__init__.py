@@ -101,13 +101,19 @@ def read_capture(
         raise CaptureFileError(f"{where}: {message}") from None
 
 
-def make_parser(format: str, router_id: str, environment_id: str) -> PacketParser:
-    """A live parser for a ``format=`` name."""
+def make_parser(
+    format: str, router_id: str, environment_id: str, *, streams: dict[str, str] | None = None
+) -> PacketParser:
+    """A live parser for a ``format=`` name, bound to transmitters by ``streams``
+    (MAC -> router id, as ``UdpSource.streams`` gives them)."""
     try:
         cls = PARSERS[format]
     except KeyError:
         raise ValueError(f"unknown live format {format!r}") from None
-    return cls(router_id, environment_id)
+    parser = cls(router_id, environment_id)
+    if streams:
+        parser.bind(streams)
+    return parser
 
 
 __all__ = [

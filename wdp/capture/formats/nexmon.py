@@ -611,7 +611,5 @@ class Parser(PacketParser):
         packet = decode_payload(data)
         return self._emit(self._grouper.push(packet.header, packet.csi, host_time_ns))
 
-    def flush(self) -> list[CsiFrame]:
-        frames = self._emit(self._grouper.flush())
-        self.stats.frames += len(frames)
-        return frames
+    def _flush(self) -> list[CsiFrame]:
+        return self._emit(self._grouper.flush())
