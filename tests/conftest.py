@@ -16,3 +16,16 @@ def samples() -> Path:
             pytest.fail(f"CI is set but the real CSI samples are missing at {SAMPLES}")
         pytest.skip(f"real CSI samples not found at {SAMPLES}")
     return SAMPLES
+
+
+REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "real-data"
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """The folder of real, labelled captures; skip without it, but fail under CI."""
+    if not REAL_DATA.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but the real labelled captures are missing at {REAL_DATA}")
+        pytest.skip(f"real labelled captures not found at {REAL_DATA}")
+    return REAL_DATA

@@ -171,11 +171,17 @@ class FrameBatch:
         return int(self.timestamp_ns.shape[0])
 
     def select(self, keep: np.ndarray) -> FrameBatch:
-        """The frames where ``keep`` (bool [N]) is true, in order (copies)."""
+        """The frames where ``keep`` (bool [N]) is true, in order (copies), padded only
+        to the largest shape among them."""
         columns = {
             f.name: v if isinstance(v := getattr(self, f.name), str) else v[keep]
             for f in attrs.fields(FrameBatch)
         }
+        if columns["shape"].shape[0]:
+            t, r, s = (int(v) for v in columns["shape"].max(axis=0))
+            columns["csi"] = np.ascontiguousarray(columns["csi"][:, :t, :r, :s])
+            columns["subcarriers"] = np.ascontiguousarray(columns["subcarriers"][:, :s])
+            columns["rssi_dbm"] = np.ascontiguousarray(columns["rssi_dbm"][:, :r])
         return FrameBatch(**columns)
 
     def rows(self, start: int, stop: int) -> FrameBatch:
