@@ -550,3 +550,33 @@ def test_real_captures_round_trip(samples, tmp_path):
     log = s["intel5300_log.all_csi.6.7.6"]
     assert {shape[0] for shape, _ in log.shapes} == {1, 2, 3}  # n_tx varies frame by frame
     assert s["nexmon_bcm43455c0_rpi_80mhz"].shapes == (((1, 1, 256), 566),)
+
+
+def test_recordings_without_the_source_mac_column_still_read(tmp_path):
+    """Files written before frames carried their transmitter have no ``source_mac``
+    column: they read as before, every transmitter unknown."""
+    import h5py
+
+    from wdp.capture.frame import CsiFrame
+
+    path = tmp_path / "old.h5"
+    frames = [
+        CsiFrame(
+            timestamp_ns=i, host_time_ns=0, router_id="r1", environment_id="e", sequence=i,
+            csi=np.ones((1, 1, 4)), subcarriers=np.arange(4), rssi_dbm=np.zeros(1),
+            noise_floor_dbm=0.0, center_freq_mhz=0.0, bandwidth_mhz=20.0, hw_format="nexmon",
+            source_mac="b8:27:eb:03:e1:9f",
+        )
+        for i in range(3)
+    ]  # fmt: skip
+    with Recorder(path, routers=[RouterInfo("r1", "e", "nexmon")]) as rec:
+        for f in frames:
+            rec.append_frame(f)
+    with open_recording(path) as r:
+        assert [f.source_mac for f in r.frames()] == ["b8:27:eb:03:e1:9f"] * 3
+    with h5py.File(path, "r+") as f:
+        del f["routers/r1/source_mac"]
+    with open_recording(path) as r:
+        back = list(r.frames())
+        assert [f.source_mac for f in back] == [""] * 3 and len(back) == 3
+        assert r.column("r1", "source_mac").tolist() == [0, 0, 0]

@@ -78,6 +78,15 @@ class PacketParser:
         for f in frames:
             rid = self.streams.get(f.source_mac)
             if rid is None:
+                if not self.stats.skipped[OTHER_TRANSMITTER]:
+                    log.warning(
+                        "router %s: dropping frames of transmitter %s (source_mac=%s); "
+                        "counted as %s",
+                        self.router_id,
+                        f.source_mac or "unknown",
+                        ",".join(self.streams),
+                        OTHER_TRANSMITTER,
+                    )
                 self.stats.skipped[OTHER_TRANSMITTER] += 1
             else:
                 out.append(f if rid == f.router_id else attrs.evolve(f, router_id=rid))
