@@ -9,9 +9,13 @@ second MAC. A header line (``type,...``) maps the columns by name when its colum
 fits the row; otherwise the 19 ``wifi_pkt_rx_ctrl_t`` fields (``rssi`` .. ``rx_state``)
 are found right after the last MAC-address field, and the fields after them are known by
 their count (1: len; 2: len, first_word; 3: real_time_set, real_timestamp, len). A header
-line is not a record; a row whose value count differs from ``len`` (a cut or garbled
-line), whose values do not fit int8, or whose fields do not parse is skipped and reported
-with its line number.
+line is not a record. Columns after the CSI array (loggers append a PC timestamp) are
+ignored and noted. A row whose ``len`` differs from its value count is read from the
+values present when they fit a layout (ESP32-CSI-Tool's LLTF-only output prints the
+packet's full ``len``) and counted in a note; a row that is cut short (no closing
+bracket, an odd count), whose values do not fit int8 or fit no layout, or whose fields
+do not parse is skipped and reported with its line number. ``source_mac`` is the ``mac``
+column (with a header) or the first MAC-address field.
 
 Per ESP-IDF ("Wi-Fi Channel State Information"), the buffer is (imaginary, real) int8
 pairs, one per subcarrier, for up to three long training fields in the order LLTF,

@@ -40,7 +40,9 @@ arrives; ``flush()`` hands it over.
 
 nexmon sends no clock: ``timestamp_ns`` is the pcap record time (files) or host receive
 time (live) of the group's first packet, held non-decreasing; ``host_time_ns`` is that
-time unchanged. ``sequence`` is the 16-bit sequence unwrapped.
+time unchanged. ``sequence`` is the 16-bit sequence unwrapped. ``source_mac`` is the header's
+source MAC: the transmitter of the measured frame (nexmon_csi without a MAC filter
+reports every transmitter it hears; ``wdp.capture.filtering`` narrows to one).
 
 Files: classic libpcap, either byte order, micro- or nanosecond magic, link types
 Ethernet (VLAN tags skipped), raw IP, Linux cooked (SLL, SLL2) and BSD loopback; IPv4
