@@ -195,7 +195,9 @@ def test_bad_observations_are_counted_not_used():
 
 def test_close_people_keep_apart_by_direction():
     """Two people pass 20 cm apart in opposite directions with noisy positions and
-    velocities: the velocity term of the cost keeps their identities."""
+    velocities: they keep their identities. (The filter's velocities alone do it here;
+    the velocity term of the association cost is tested where only it can decide, in
+    test_tracking_rules.py.)"""
     rng = np.random.default_rng(1)
     tracker = Tracker(ENV, Camera())
     t = 0
