@@ -1,8 +1,8 @@
 """Features and models run on every real capture and give finite outputs.
 
 A model is trained for one hardware profile. Per profile with a simulator (intel5300,
-esp32, nexmon) a tiny model is trained here on a few seconds of simulated data (and the
-shipped default intel5300 model is run too when it is present); the Atheros capture has
+esp32, nexmon) a tiny model is trained here on a few seconds of simulated data, and the
+shipped default intel5300 model is run too (it must be there); the Atheros capture has
 no simulator profile and so no model: its features are computed and the model refuses
 it with a ModelError.
 """
@@ -86,7 +86,6 @@ def test_the_intel_captures_are_flagged_for_the_40mhz_3x3_model(samples):
     assert np.all(feats.quality < 0.5) and not pred.reported.any()
 
 
-@pytest.mark.skipif(not DEFAULT.exists(), reason="no shipped default model yet")
 def test_shipped_default_model_runs_on_the_intel_captures(samples):
     model = Model.load(DEFAULT, profile="intel5300")
     batches = _batches(samples)
