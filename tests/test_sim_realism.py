@@ -230,6 +230,40 @@ def test_doppler_peak_of_a_radial_mover_is_at_2v_over_lambda():
 
 TABLE_KEYS = ("phase_raw", "phase_sanitized", "amp_cv", "amp_spread_db", "timing_offset_ns")
 
+#: README's table ("Realism, measured"): (simulated, real) per profile and statistic. The
+#: measured figures must stay within 10 % of these (or 5 ns for the timing offsets near
+#: zero): when the simulator or a parser changes them on purpose, the table is updated.
+DOCUMENTED = {
+    "intel5300": {
+        "phase_raw": (1.791, 1.789),
+        "phase_sanitized": (0.039, 0.036),
+        "amp_cv": (0.059, 0.119),
+        "amp_spread_db": (1.08, 2.07),
+        "timing_offset_ns": (166, 210),
+    },
+    "esp32": {
+        "phase_raw": (1.473, 1.479),
+        "phase_sanitized": (0.022, 0.021),
+        "amp_cv": (0.173, 0.165),
+        "amp_spread_db": (0.27, 1.13),
+        "timing_offset_ns": (19, -2),
+    },
+    "nexmon": {
+        "phase_raw": (1.755, 1.766),
+        "phase_sanitized": (0.032, 0.278),
+        "amp_cv": (0.063, 0.092),
+        "amp_spread_db": (1.43, 5.42),
+        "timing_offset_ns": (247, 55),
+    },
+}
+
+
+def _close(key: str, measured: float, documented: float) -> bool:
+    tolerance = 0.10 * abs(documented)
+    if key == "timing_offset_ns":
+        tolerance = max(tolerance, 5.0)
+    return abs(measured - documented) <= tolerance
+
 
 def test_simulated_statistics_are_those_of_real_captures(real_stats, sim_stats, capsys):
     lines = [f"{'profile':10} {'statistic':18} {'simulated':>10} {'real':>10} {'ratio':>7}"]
@@ -240,9 +274,32 @@ def test_simulated_statistics_are_those_of_real_captures(real_stats, sim_stats, 
     with capsys.disabled():
         print("\n" + "\n".join(lines))
     for name in REAL:
+        for key in TABLE_KEYS:
+            for which, stats, documented in zip(
+                ("simulated", "real"), (sim_stats, real_stats), DOCUMENTED[name][key], strict=True
+            ):
+                measured = stats[name][key]
+                assert _close(key, measured, documented), (name, key, which, measured, documented)
+    for name in REAL:
         sim, real = sim_stats[name], real_stats[name]
-        # The raw phase is uniform on the circle in both (CFO): tight.
-        assert sim["phase_raw"] == pytest.approx(real["phase_raw"], rel=0.25)
-        # Noise, gain jitter and the room's frequency selectivity: same order of magnitude.
-        for key in ("phase_sanitized", "amp_cv", "amp_spread_db"):
-            assert 0.1 < sim[key] / real[key] < 10, (name, key, sim[key], real[key])
+        ratio = {key: sim[key] / real[key] for key in TABLE_KEYS}
+        # The raw phase is uniform on the circle in both (CFO): within 5 %.
+        assert 0.95 < ratio["phase_raw"] < 1.05, name
+        # Sanitized phase: noise, as on the real hardware (within 25 %); not for the
+        # nexmon capture, whose Block Ack copies the simulator does not model.
+        if name != "nexmon":
+            assert 0.8 < ratio["phase_sanitized"] < 1.25, name
+        # Temporal amplitude variation: half to as much as on real hardware.
+        assert 0.45 < ratio["amp_cv"] < 1.1, name
+        # Simulated rooms are flatter: amplitude spread 0.24..0.52 of real.
+        assert 0.2 < ratio["amp_spread_db"] < 0.6, name
+    # The fitted timing offset: Intel's within 25 % of the real one; ESP32's near zero in
+    # both (within 25 ns of each other).
+    assert (
+        0.7
+        < sim_stats["intel5300"]["timing_offset_ns"] / real_stats["intel5300"]["timing_offset_ns"]
+        < 1.0
+    )
+    assert (
+        abs(sim_stats["esp32"]["timing_offset_ns"] - real_stats["esp32"]["timing_offset_ns"]) < 25
+    )
