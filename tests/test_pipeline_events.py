@@ -93,9 +93,46 @@ SPEC_EXAMPLES = {
 EXTRA_KEYS = {"x_m", "y_m", "z_m", "fall_id", "environment_id", "dense_pose"}
 
 
+#: The only fields that may be null (wdp/pipeline/events.py says when): pixels of a point
+#: behind the camera, a box with no keypoint in the image, the processing time in a
+#: replay, the frame rate of the first window, analytics figures without data or truth,
+#: trends of the first period, performance figures not available, a router never seen.
+NULLABLE = {
+    "pose_data.data.processing_time_ms",
+    "pose_data.data.metadata.frame_rate",
+    "pose_data.data.persons[].bounding_box",
+    "pose_data.data.persons[].keypoints[].x",
+    "pose_data.data.persons[].keypoints[].y",
+    "tracking_update.data.position.x",
+    "tracking_update.data.position.y",
+    "pose_data_trajectory.data.trajectory[].position.x",
+    "pose_data_trajectory.data.trajectory[].position.y",
+    "pose_data_trajectory.data.prediction.next_position.x",
+    "pose_data_trajectory.data.prediction.next_position.y",
+    "activity_event.data.location.x",
+    "activity_event.data.location.y",
+    "analytics_stream.data.metrics.occupancy.average",
+    "analytics_stream.data.metrics.activity.activity_level",
+    "analytics_stream.data.metrics.detection.average_confidence",
+    "analytics_stream.data.metrics.detection.tracking_accuracy",
+    "analytics_stream.data.trends.occupancy_trend",
+    "analytics_stream.data.trends.activity_trend",
+    "analytics_stream.data.trends.confidence_trend",
+    "performance_update.data.metrics.frames_per_second",
+    "performance_update.data.metrics.average_latency_ms",
+    "performance_update.data.metrics.cpu_usage",
+    "performance_update.data.metrics.memory_usage",
+    "performance_update.data.metrics.gpu_usage",
+    "hardware_event.data.metadata.last_seen",
+}
+
+
 def assert_shape(ours: object, spec: object, path: str = "") -> None:
     """Every key of the spec example is in ours, with the same kind of value; ours adds
-    only EXTRA_KEYS."""
+    only EXTRA_KEYS; null only where NULLABLE allows it."""
+    if ours is None:
+        assert path in NULLABLE, f"{path}: null"
+        return
     if isinstance(spec, dict):
         assert isinstance(ours, dict), path
         missing = set(spec) - set(ours)
@@ -112,9 +149,19 @@ def assert_shape(ours: object, spec: object, path: str = "") -> None:
     elif isinstance(spec, bool):
         assert isinstance(ours, bool), path
     elif isinstance(spec, int | float):
-        assert ours is None or (isinstance(ours, int | float) and not isinstance(ours, bool)), path
+        assert isinstance(ours, int | float) and not isinstance(ours, bool), path
     elif isinstance(spec, str):
-        assert ours is None or isinstance(ours, str), path
+        assert isinstance(ours, str), path
+
+
+def test_assert_shape_refuses_null_where_the_api_promises_a_value():
+    spec = json.loads(SPEC_EXAMPLES["tracking_update"])
+    message = json.loads(SPEC_EXAMPLES["tracking_update"])
+    message["data"]["position"]["x"] = None  # a point behind the camera: allowed
+    assert_shape(message, spec, "tracking_update")
+    message["data"]["confidence"] = None
+    with pytest.raises(AssertionError, match="confidence: null"):
+        assert_shape(message, spec, "tracking_update")
 
 
 @pytest.fixture(scope="module")
