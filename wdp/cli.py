@@ -209,6 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="also draw amplitude, sanitized phase, Doppler and tracks (needs wdp[plot])",
     )
     p.set_defaults(run=_cmd_inspect)
+
+    p = commands.add_parser("calibrate", help="learn a quiet room's motion level from a capture")
+    p.add_argument("recording", type=Path, help="recording (.h5) or capture file of the quiet room")
+    p.add_argument("--out", type=Path, required=True, help="calibration to write (.json or .npz)")
+    p.add_argument("--router", default=None, help="router of a recording with several")
+    p.add_argument("--start", type=float, default=None, help="first second to use")
+    p.add_argument("--end", type=float, default=None, help="second to stop at")
+    p.set_defaults(run=_cmd_calibrate)
     return parser
 
 
@@ -475,6 +483,50 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
             + (f" ({shown.note})" if shown.note else "")
             + f" -> {args.plot}"
         )
+    return EXIT_OK
+
+
+def _calibration_stream(args: argparse.Namespace):
+    """The stream ``wdp calibrate`` learns from: a recording's router or a capture file."""
+    from wdp.sensing.stream import from_batch, load_stream
+
+    if args.recording.suffix.lower() not in (".h5", ".hdf5"):
+        return load_stream(args.recording), ""
+    from wdp.recorder import open_recording
+
+    with open_recording(args.recording) as rec:
+        ids = [r.router_id for r in rec.routers]
+        router = args.router or (ids[0] if len(ids) == 1 else None)
+        if router not in ids:
+            raise _UserError(f"{args.recording}: choose --router among {', '.join(ids)}")
+        batch = rec.read_batch(router)
+    if batch is None or len(batch) == 0:
+        raise _UserError(f"{args.recording}: router {router} has no frames")
+    return from_batch(batch), f" router {router}"
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from wdp.capture.formats import CaptureFileError
+    from wdp.recorder.schema import RecordingError
+    from wdp.sensing.calibration import CalibrationError, calibrate_stream, save
+    from wdp.sensing.stream import StreamError
+
+    _refuse_overwrite(args.out)
+    if args.out.suffix.lower() not in (".json", ".npz"):
+        raise _UserError(f"--out {args.out}: a calibration file ends with .json or .npz")
+    try:
+        stream, router = _calibration_stream(args)
+        stream = stream.between(args.start, args.end)
+        span = f"{args.start or 0:g}-{stream.duration_s + (args.start or 0):.1f} s"
+        cal = calibrate_stream(stream, source=f"{args.recording.name}{router} {span}")
+        save(cal, args.out)
+    except (CaptureFileError, StreamError, CalibrationError, RecordingError, OSError) as exc:
+        raise _UserError(str(exc)) from None
+    print(
+        f"quiet level {cal.quiet_median:.5f} (p95 {cal.quiet_p95:.5f}) from {cal.windows} "
+        f"windows of {cal.source}, {cal.links} links x {cal.subcarriers} bins at "
+        f"{cal.rate_hz:.0f} Hz -> {args.out}"
+    )
     return EXIT_OK
 
 

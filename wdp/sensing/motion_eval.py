@@ -211,7 +211,7 @@ def _class_row(dataset: str, label: str, judged: list[Judged]) -> Row:
     quiet = label in QUIET[dataset] or label == "quiet"
     ok = [np.array([f.ok for f in j.features], dtype=bool) for j in judged]
     n = sum(int(m.sum()) for m in ok)
-    pos = sum(int(j.motion[m].sum()) for j, m in zip(judged, ok))
+    pos = sum(int(j.motion[m].sum()) for j, m in zip(judged, ok, strict=True))
     refused = sum(int((~m).sum()) for m in ok)
     row = Row(
         dataset,
@@ -226,7 +226,7 @@ def _class_row(dataset: str, label: str, judged: list[Judged]) -> Row:
     if quiet or dataset == "esp32-espectre":
         return row
     seg_n = seg_pos = detected = 0
-    for j, m in zip(judged, ok):
+    for j, m in zip(judged, ok, strict=True):
         seg = active_segment(np.array([f.variability for f in j.features])) & m
         seg_n += int(seg.sum())
         seg_pos += int(j.motion[seg].sum())
