@@ -8,7 +8,8 @@ ready so that no frame waits for the compiler. The kernels are cached on disk
 The production types: CSI complex64 (frames and batches) and complex128 (the simulator,
 anything computed in double), real features float32 and float64. The wrappers reduce
 every input to 2-D or 3-D contiguous arrays of those types, so these calls cover every
-signature the kernels are compiled for.
+signature the kernels are compiled for. ``wdp.dsp.portable``'s kernels (the math the
+features, the model and the pipeline share) are warmed too.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ def warm_up() -> float:
     from wdp.dsp.doppler import doppler_spectrum
     from wdp.dsp.filters import StaticRemover, hampel, remove_static
     from wdp.dsp.phase import csi_ratio, sanitize_phase
+    from wdp.dsp.portable import warm_up as warm_portable
 
     start = time.perf_counter()
+    warm_portable()
     sub = np.arange(-3, 5, 2)
     for dtype in (np.complex64, np.complex128):
         csi = np.ones((8, 1, 2, sub.size), dtype=dtype)
@@ -35,6 +38,7 @@ def warm_up() -> float:
         dynamic, _ = remove_static(ratio.reshape(8, -1), 0.1)
         StaticRemover(0.1).update(dynamic)
         doppler_spectrum(dynamic, 100.0, 4, 2)
+        doppler_spectrum(dynamic, 100.0, 5, 2)  # not a power of two: Bluestein's tables
         motion_energy(dynamic)
     for dtype in (np.float32, np.float64):
         x = np.ones((8, 3), dtype=dtype)
