@@ -34,6 +34,8 @@ import warnings
 import attrs
 import numpy as np
 
+from wdp.dsp import portable  # trigonometry with the same bits on every CPU
+
 #: Default image size (720p), as in most indoor cameras.
 DEFAULT_WIDTH = 1280
 DEFAULT_HEIGHT = 720
@@ -62,7 +64,7 @@ def _position(value: object) -> tuple[float, float, float]:
 
 def focal_for_fov(size_px: int, fov_deg: float) -> float:
     """Focal length in pixels that gives ``fov_deg`` across ``size_px`` pixels."""
-    return size_px / 2 / math.tan(math.radians(fov_deg) / 2)
+    return size_px / 2 / portable.tan(math.radians(fov_deg) / 2)
 
 
 @attrs.frozen(slots=True)
@@ -110,8 +112,8 @@ class Camera:
         horizontal = math.hypot(d[0], d[1])
         if horizontal < 1e-9:
             raise ValueError("a camera without roll cannot look straight up or down")
-        yaw = math.atan2(d[1], d[0])
-        pitch = math.atan2(d[2], horizontal)
+        yaw = portable.atan2(float(d[1]), float(d[0]))
+        pitch = portable.atan2(float(d[2]), horizontal)
         return cls(position=tuple(p), yaw=yaw, pitch=pitch, **intrinsics)
 
     @classmethod
@@ -131,8 +133,8 @@ class Camera:
     @property
     def rotation(self) -> np.ndarray:
         """Room-to-camera rotation R [3, 3]: camera = R @ (point - position)."""
-        cy, sy = math.cos(self.yaw), math.sin(self.yaw)
-        cp, sp = math.cos(self.pitch), math.sin(self.pitch)
+        sy, cy = portable.sincos(self.yaw)
+        sp, cp = portable.sincos(self.pitch)
         forward = np.array([cp * cy, cp * sy, sp])
         right = np.array([sy, -cy, 0.0])  # forward x up, horizontal because there is no roll
         down = np.cross(forward, right)
@@ -148,7 +150,9 @@ class Camera:
         p = np.asarray(points, dtype=np.float64)
         if p.shape[-1:] != (3,):
             raise ValueError(f"points must be [..., 3], got shape {p.shape}")
-        return (p - np.asarray(self.position)) @ self.rotation.T
+        d = p - np.asarray(self.position)
+        r = self.rotation  # d @ r.T, summed in a fixed order (BLAS's order varies by CPU)
+        return (d[..., :1] * r[:, 0] + d[..., 1:2] * r[:, 1]) + d[..., 2:] * r[:, 2]
 
     def project(self, points: object) -> tuple[np.ndarray, np.ndarray]:
         """Project room-frame points [..., 3] to pixels.

@@ -19,14 +19,26 @@ import numba
 import numpy as np
 
 from wdp.dsp.layout import as_complex, kernel_input, time_major
+from wdp.dsp.portable import cis, cos
 from wdp.dsp.reference import check_doppler_args, doppler_frequencies, n_windows
 from wdp.dsp.scalar import sum8
+
+
+def _hann(window: int) -> np.ndarray:
+    """``np.hanning(window)`` (0.5 + 0.5 cos(pi n / (window - 1)), n = 1 - window, 3 -
+    window, ..., window - 1) with the portable cos: the same bits on every CPU."""
+    if window == 1:
+        return np.ones(1)
+    n = np.arange(1 - window, window, 2)
+    return 0.5 + 0.5 * cos(np.pi * n / (window - 1))
 
 
 @lru_cache(maxsize=32)
 def _plan(window: int) -> tuple[bool, np.ndarray, ...]:
     """Tables for one window length: (bluestein, hann, bitrev, twiddle re/im, chirp
-    re/im, chirp transform re/im). Read-only, shared between calls."""
+    re/im, chirp transform re/im). Read-only, shared between calls. Computed with
+    ``wdp.dsp.portable``'s sin and cos and this module's FFT (not libm's, numpy's or
+    pocketfft's), so that they are the same bits on every CPU."""
     bluestein = window & (window - 1) != 0
     m = 1 << (2 * window - 2).bit_length() if bluestein else window
     bits = max(m.bit_length() - 1, 0)
@@ -34,18 +46,21 @@ def _plan(window: int) -> tuple[bool, np.ndarray, ...]:
     bitrev = np.zeros(m, dtype=np.int64)
     for b in range(bits):
         bitrev |= ((idx >> b) & 1) << (bits - 1 - b)
-    tw = np.exp(-2j * np.pi * np.arange(max(m // 2, 1)) / m)
+    tw = cis(-2.0 * np.pi * np.arange(max(m // 2, 1)) / m)
     if bluestein:
         j = np.arange(window)
-        chirp = np.exp(-1j * np.pi * ((j * j) % (2 * window)) / window)
+        chirp = cis(-np.pi * ((j * j) % (2 * window)) / window)
         b = np.zeros(m, dtype=np.complex128)
         b[:window] = np.conj(chirp)
         b[m - window + 1 :] = np.conj(chirp[1:])[::-1]
-        bf = np.fft.fft(b)
+        bf_re = np.ascontiguousarray(b.real[bitrev].reshape(m, 1))
+        bf_im = np.ascontiguousarray(b.imag[bitrev].reshape(m, 1))
+        _fft_dit(bf_re, bf_im, kernel_input(tw.real), kernel_input(tw.imag))
+        bf = bf_re[:, 0] + 1j * bf_im[:, 0]
     else:
         chirp = bf = np.zeros(0, dtype=np.complex128)
     tables = (
-        np.hanning(window),
+        _hann(window),
         bitrev,
         tw.real.copy(),
         tw.imag.copy(),

@@ -69,6 +69,7 @@ import math
 import numpy as np
 
 from wdp.camera import NEAR, Camera
+from wdp.dsp import portable
 from wdp.sim.body import KP
 
 #: Grid of the API: 16 x 16 cells over the person box (rows, columns).
@@ -93,14 +94,24 @@ _HAND_LENGTH, _HAND_RADIUS = 0.08, 0.045
 _FOOT_LENGTH, _FOOT_RADIUS = 0.18, 0.045
 
 
+# Dot products are elementwise products summed by numpy's add (one fixed order) and matrix
+# products go through ``wdp.dsp.portable``: BLAS (``@``, ``np.dot``, a vector's
+# ``np.linalg.norm``) and numpy's SIMD ``arctan2`` give other bits on other CPUs.
+
+
+def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise dot products of a and b [N, 3] (or a [N, 3] and b [3]): [N]."""
+    return (a * b).sum(axis=-1)
+
+
 def _unit(v: np.ndarray) -> np.ndarray | None:
-    n = float(np.linalg.norm(v))
+    n = math.sqrt(float(_rowdot(v, v)))
     return v / n if math.isfinite(n) and n > 1e-9 else None
 
 
 def _across(ref: np.ndarray, axis: np.ndarray) -> np.ndarray:
     """``ref`` [3] with its component along each unit ``axis`` [N, 3] removed."""
-    return ref - (axis @ ref)[:, None] * axis
+    return ref - _rowdot(axis, ref)[:, None] * axis
 
 
 def _mid(kp: np.ndarray, a: str, b: str) -> np.ndarray:
@@ -122,7 +133,7 @@ def body_capsules(keypoints_3d: object) -> tuple[np.ndarray, ...] | None:
     forward = _unit(np.cross(left, up)) if np.all(np.isfinite(left)) else None
     if forward is None:
         return None
-    flat_forward = _unit(forward - np.dot(forward, up) * up)
+    flat_forward = _unit(forward - _rowdot(forward, up) * up)
     flat_forward = forward if flat_forward is None else flat_forward
 
     caps: list[tuple[np.ndarray, np.ndarray, float, int, int]] = []
@@ -180,18 +191,18 @@ def render_dense_pose(
     py = y + (np.arange(rows) + 0.5) * (h / rows)
     gx, gy = np.meshgrid((px - camera.cx) / camera.fx, (py - camera.cy) / camera.fy)
     d_cam = np.stack([gx.ravel(), gy.ravel(), np.ones(gx.size)], axis=-1)
-    d = d_cam @ camera.rotation  # R.T applied to each row: camera -> room
+    d = portable.matmul(d_cam, camera.rotation)  # R.T applied to each row: camera -> room
     d /= np.linalg.norm(d, axis=1, keepdims=True)
     o = np.asarray(camera.position)
 
     # Ray-capsule intersection (Quilez's capsule test) for every capsule [C, 1] x ray [1, N].
     ba = b - a  # [C, 3]
     oa = o - a  # [C, 3]
-    baba = np.einsum("ij,ij->i", ba, ba)[:, None]
-    baoa = np.einsum("ij,ij->i", ba, oa)[:, None]
-    oaoa = np.einsum("ij,ij->i", oa, oa)[:, None]
-    bard = ba @ d.T  # [C, N]
-    rdoa = oa @ d.T
+    baba = _rowdot(ba, ba)[:, None]
+    baoa = _rowdot(ba, oa)[:, None]
+    oaoa = _rowdot(oa, oa)[:, None]
+    bard = portable.matmul(ba, d.T)  # [C, N]
+    rdoa = portable.matmul(oa, d.T)
     r2 = (radius * radius)[:, None]
     qa = baba - bard * bard
     qb = baba * rdoa - baoa * bard
@@ -206,8 +217,8 @@ def render_dense_pose(
         # Otherwise the round end nearer along the axis (its sphere is inside the cylinder).
         ob = o - b
         at_a = along <= 0
-        sb = np.where(at_a, rdoa, ob @ d.T)
-        sc = np.where(at_a, oaoa, np.einsum("ij,ij->i", ob, ob)[:, None]) - r2
+        sb = np.where(at_a, rdoa, portable.matmul(ob, d.T))
+        sc = np.where(at_a, oaoa, _rowdot(ob, ob)[:, None]) - r2
         sdisc = sb * sb - sc
         t_cap = -sb - np.sqrt(np.where(sdisc > 0, sdisc, 0.0))
     t = np.where(on_side, t_side, np.where(hit & (sdisc > 0), t_cap, np.inf))
@@ -221,7 +232,7 @@ def render_dense_pose(
     p = o + t[c, np.flatnonzero(cells)][:, None] * d[cells]
     axis = ba[c] / np.sqrt(baba[c])
     rel = p - a[c]
-    s = np.einsum("ij,ij->i", rel, axis)
+    s = _rowdot(rel, axis)
     u = np.clip(s / np.sqrt(baba[c, 0]), 0.0, 1.0)
     radial = rel - s[:, None] * axis
     e1 = _across(forward, axis)
@@ -233,9 +244,9 @@ def render_dense_pose(
         e1[still] = _across(np.array([1.0, 0.0, 0.0]), axis[still])
     e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
     e2 = np.cross(axis, e1)
-    cos_t = np.einsum("ij,ij->i", radial, e1)
-    sin_t = np.einsum("ij,ij->i", radial, e2)
-    v = np.mod(np.arctan2(sin_t, cos_t) / (2 * math.pi), 1.0)
+    cos_t = _rowdot(radial, e1)
+    sin_t = _rowdot(radial, e2)
+    v = np.mod(portable.atan2(sin_t, cos_t) / (2 * math.pi), 1.0)
     is_front = cos_t >= 0
 
     flat_part = part.reshape(-1)

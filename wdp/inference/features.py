@@ -37,6 +37,10 @@ chain pairs, ``Q`` phase channels, ``G`` groups of the bins that carry signal), 
   bins                                          1 + P + P(P-1) + 2*GEO_LAGS + GEO_GROUPS
 - the router's quality                                                        1
 
+Every step is the same bits on every x86-64 CPU (DESIGN rule 2): the DSP kernels are
+numba without fastmath, and the numpy steps here take their exp, log, angles, complex
+products and magnitudes from ``wdp.dsp.portable`` (numpy's own pick SIMD loops by CPU).
+
 Routers are fused by concatenation in router-id order (the spec fixes how many; a missing
 router contributes zeros and quality 0). Per-frame steps run once per frame over a whole
 batch and windows gather the results, so a window's features do not depend on how the
@@ -55,6 +59,8 @@ import numpy as np
 import wdp.dsp
 import wdp.dsp.reference
 from wdp.capture.frame import FrameBatch
+from wdp.dsp import portable
+from wdp.dsp.portable import abs2, angle, cabs, cis, cmul, cmul_conj
 
 FEATURE_VERSION = 3
 #: A grid point whose frame is older than this many grid periods counts as missing.
@@ -111,7 +117,8 @@ def implementation_digest() -> str:
     import inspect
     import sys
 
-    files = {Path(__file__)}
+    # portable's math and the scalar functions the kernels inline count too
+    files = {Path(__file__), Path(portable.__file__), Path(portable.scalar.__file__)}
     for name in DSP_FUNCTIONS:
         fn = _dsp(name)
         fn = getattr(fn, "py_func", fn)
@@ -169,7 +176,7 @@ class FeatureSpec:
         every bin that is not zero in that frame counted as valid."""
         t, r, s = (int(v) for v in batch.shape[0])
         sub = batch.subcarriers[0, :s]
-        valid = np.abs(batch.csi[0, :t, :r, :s]).sum(axis=(0, 1)) > 0
+        valid = (batch.csi[0, :t, :r, :s] != 0).any(axis=(0, 1))
         if valid.sum() < kw.get("n_groups", 15):
             valid = np.ones(s, bool)
         return cls(batch.hw_format, t, r, sub.tolist(), valid.tolist(), **kw)
@@ -297,7 +304,7 @@ def _prepare(batch: FrameBatch, spec: FeatureSpec, times: np.ndarray) -> _Prepar
         flags |= FLAG_NONFINITE
         csi[~finite] = 0
     valid = np.asarray(spec.valid)
-    nonzero = np.abs(csi[..., valid]).max(axis=(1, 2, 3)) > 0
+    nonzero = (csi[..., valid] != 0).any(axis=(1, 2, 3))
     if np.any(finite & ~nonzero):
         flags |= FLAG_ZERO
     usable = same & finite & nonzero & (chains > 0)
@@ -324,9 +331,9 @@ def _prepare(batch: FrameBatch, spec: FeatureSpec, times: np.ndarray) -> _Prepar
         else:
             sub = np.asarray(spec.subcarriers, np.int64)[valid]
             phase, _ = _dsp("sanitize_phase")(csi[..., valid], sub)
-            phasor = np.exp(1j * _finite(np.asarray(phase))).reshape(m, q, sv).astype(np.complex64)
-        power = np.mean(np.abs(csi[..., valid]) ** 2, axis=(1, 3))  # [M, R]
-        power_db = _finite(10 * np.log10(power + 1e-12)).astype(np.float32)
+            phasor = cis(_finite(np.asarray(phase))).reshape(m, q, sv).astype(np.complex64)
+        power = np.mean(abs2(csi[..., valid].astype(np.complex128)), axis=(1, 3))  # [M, R]
+        power_db = _finite(10 * portable.log10(power + 1e-12)).astype(np.float32)
         sub = np.asarray(spec.subcarriers, np.int64)[valid]
         clean = _finite(sanitize_packets(csi[..., valid].reshape(m, p, sv), sub))
     return _Prepared(times[usable], amp, phasor, power_db, chains[usable], flags, clean)
@@ -353,15 +360,15 @@ def sanitize_packets(csi: np.ndarray, sub: np.ndarray) -> np.ndarray:
         vals, counts = np.unique(step, return_counts=True)
         d = float(vals[counts.argmax()])
         use = step == d
-        lag = (c[:, 1:] * np.conj(c[:, :-1]))[:, use].sum(axis=1)
-        slope = np.angle(lag) / d
+        lag = cmul_conj(c[:, 1:], c[:, :-1])[:, use].sum(axis=1)
+        slope = angle(lag) / d
     else:
         slope = np.zeros(m)
-    rot = np.exp(-1j * slope[:, None] * sub[None, :])  # [M, S]
-    theta = np.angle((c * rot).sum(axis=1))
-    rot = rot * np.exp(-1j * theta)[:, None]
-    rms = np.sqrt(np.mean(np.abs(csi) ** 2, axis=(1, 2)))
-    out = csi * rot[:, None, :] / np.maximum(rms, 1e-12)[:, None, None]
+    rot = cis(-(slope[:, None] * sub[None, :]))  # [M, S]
+    theta = angle(cmul(c, rot).sum(axis=1))
+    rot = cmul(rot, cis(-theta)[:, None])
+    rms = np.sqrt(np.mean(abs2(csi), axis=(1, 2)))
+    out = cmul(csi, rot[:, None, :]) / np.maximum(rms, 1e-12)[:, None, None]
     return out.astype(np.complex64)
 
 
@@ -467,8 +474,8 @@ def _coherence(dynamic: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     for r in range(spec.n_rx - 1):
         for a, b in pairs:
             da, db = d[:, a, r], d[:, b, r]
-            c = np.sum(da * np.conj(db))
-            norm = np.sqrt(np.sum(np.abs(da) ** 2) * np.sum(np.abs(db) ** 2))
+            c = np.sum(cmul_conj(da, db))
+            norm = np.sqrt(np.sum(abs2(da)) * np.sum(abs2(db)))
             c = c / norm if norm > 0 else 0j
             out += [c.real, c.imag]
     return np.asarray(out)
@@ -499,8 +506,8 @@ def geometry(clean: np.ndarray) -> np.ndarray:
     z = clean.astype(np.complex128)
     static = z.mean(axis=0)  # [P, S]
     dyn = z - static[None]
-    ps = np.abs(static) ** 2
-    x = dyn * np.conj(static)[None] / (ps + 0.05 * ps.mean() + 1e-12)[None]
+    ps = abs2(static)
+    x = cmul_conj(dyn, static[None]) / (ps + 0.05 * ps.mean() + 1e-12)[None]
     # What is left of each packet's phase, delay and gain error (their estimates include
     # the moving part) is the same for every chain pair: a constant and a slope over the
     # bins. Project both out per packet so that only the reflector's structure remains.
@@ -509,28 +516,29 @@ def geometry(clean: np.ndarray) -> np.ndarray:
     if s > 1:
         slope = (x * kc[None, None, :]).mean(axis=(1, 2), keepdims=True) / np.mean(kc * kc)
         x = x - slope * kc[None, None, :]
-    pw = np.abs(x) ** 2
+    pw = abs2(x)
     total = float(pw.mean())
     if not total > 0:
         return np.zeros(geometry_length(p))
     diag = pw.mean(axis=(0, 2))  # [P]
-    cov = np.einsum("tak,tbk->ab", x, np.conj(x)) / (w * s)
+    xp = x.transpose(1, 0, 2).reshape(p, w * s)
+    cov = portable.inner_conj(xp, xp) / (w * s)
     nrm = np.sqrt(np.outer(diag, diag)) + 1e-12
     iu = np.triu_indices(p, 1)
     coh = (cov / nrm)[iu]
     lags = []
     for m in range(1, GEO_LAGS + 1):
-        r = (x[:, :, m:] * np.conj(x[:, :, :-m])).mean() / total if m < s else 0j
+        r = cmul_conj(x[:, :, m:], x[:, :, :-m]).mean() / total if m < s else 0j
         lags += [r.real, r.imag]
     groups = np.array([v.mean() for v in np.array_split(pw.mean(axis=(0, 1)), GEO_GROUPS)])
     return np.concatenate(
         [
-            [np.log(total + 1e-12)],
-            np.log(diag / total + 1e-6),
+            [portable.log(total + 1e-12)],
+            portable.log(diag / total + 1e-6),
             coh.real,
             coh.imag,
             lags,
-            np.log(groups / total + 1e-6),
+            portable.log(groups / total + 1e-6),
         ]
     )
 
@@ -542,12 +550,12 @@ def _window(prep, sel, spec, g, counts, hampel, remove_static, doppler, motion) 
     filtered, _ = hampel(amp.reshape(w, p * sv).astype(np.float64), 5, 3.0)
     amp = _finite(np.asarray(filtered)).reshape(w, p, sv)
     a_mean = _group_mean(amp.mean(axis=0), g, counts, ng)
-    a_std = np.log(_group_mean(amp.std(axis=0), g, counts, ng) + 1e-3)
+    a_std = portable.log(_group_mean(amp.std(axis=0), g, counts, ng) + 1e-3)
     z = prep.phasor[sel].astype(np.complex128)  # [W, Q, Sv]
     q = z.shape[1]
     m = z.mean(axis=0)  # [Q, Sv] time-mean phasor
-    unit = m / np.maximum(np.abs(m), 1e-12)
-    dev = np.angle(z * np.conj(unit)[None])  # [W, Q, Sv] phase around the mean
+    unit = m / np.maximum(cabs(m), 1e-12)
+    dev = angle(cmul_conj(z, unit[None]))  # [W, Q, Sv] phase around the mean
     # Each receive chain has its own constant phase (its oscillator path, new at every
     # start of the radio), so a ratio channel's absolute phase says nothing; its phase
     # relative to the channel's mean over the subcarriers does.
@@ -557,10 +565,10 @@ def _window(prep, sel, spec, g, counts, hampel, remove_static, doppler, motion) 
     shared = spec.n_tx if spec.n_rx >= 2 else 1
     u = unit.reshape(shared, q // shared, -1)
     common = u.sum(axis=(0, 2), keepdims=True)
-    unit = (u * np.conj(common) / np.maximum(np.abs(common), 1e-12)).reshape(q, -1)
+    unit = (cmul_conj(u, common) / np.maximum(cabs(common), 1e-12)).reshape(q, -1)
     p_cos = _group_mean(unit.real, g, counts, ng)
     p_sin = _group_mean(unit.imag, g, counts, ng)
-    p_std = np.log(_group_mean(dev.std(axis=0), g, counts, ng) + 1e-3)
+    p_std = portable.log(_group_mean(dev.std(axis=0), g, counts, ng) + 1e-3)
     dynamic, _ = remove_static(z.reshape(w, q * sv), spec.static_alpha)
     dynamic = _finite(np.asarray(dynamic))
     _, power = doppler(dynamic, spec.rate_hz, w, w)
@@ -569,7 +577,9 @@ def _window(prep, sel, spec, g, counts, hampel, remove_static, doppler, motion) 
     bands = np.array([b.sum() for b in np.array_split(spectrum, spec.doppler_bins)])
     total = float(bands.sum())
     d_share = (
-        np.log(bands / total + 1e-6) if total > 0 else np.full(spec.doppler_bins, np.log(1e-6))
+        portable.log(bands / total + 1e-6)
+        if total > 0
+        else np.full(spec.doppler_bins, portable.log(1e-6))
     )
     energy = _finite(np.asarray(motion(amp.reshape(w, p * sv).astype(np.float64)), np.float64))
     pw = prep.power_db[sel]
@@ -580,9 +590,9 @@ def _window(prep, sel, spec, g, counts, hampel, remove_static, doppler, motion) 
         p_sin.ravel(),
         p_std.ravel(),
         d_share,
-        [np.log(total + 1e-12)],
+        [portable.log(total + 1e-12)],
         coherence,
-        [np.log(energy.mean() + 1e-9), np.log(energy.max() + 1e-9)],
+        [portable.log(energy.mean() + 1e-9), portable.log(energy.max() + 1e-9)],
         pw.mean(axis=0) / 10.0,
         pw.std(axis=0),
         geometry(prep.clean[sel]),

@@ -18,9 +18,11 @@ x, then y).
 Loss (mean over the batch): cross-entropy of the count, binary cross-entropy of each
 slot's presence, and over present slots only: Huber of position and keypoints, squared
 error of velocity, cross-entropy of activity and of the grid bins (soft labels).
-Training is deterministic given the seed (initialisation, minibatch order and dropout
-come from ``numpy.random.default_rng(seed)``; on one machine OpenBLAS gives the same
-products for the same shapes).
+Training is repeatable given the seed on one machine (initialisation, minibatch order
+and dropout come from ``numpy.random.default_rng(seed)``; OpenBLAS gives the same
+products for the same shapes and kernel), but not across CPUs: its products go through
+whichever BLAS kernel and numpy SIMD loops the CPU gets. Inference (``Mlp.forward``,
+``softmax``, ``sigmoid``) is the same bits on every x86-64 CPU (``wdp.dsp.portable``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import math
 import attrs
 import numpy as np
 
+from wdp.dsp import portable
 from wdp.inference.targets import MAX_SLOTS, N_ACTIVITIES
 from wdp.recorder.truth import N_KEYPOINTS
 
@@ -139,12 +142,13 @@ class Mlp:
         return [p for wb in zip(self.weights, self.biases, strict=True) for p in wb]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        h = x
+        """Outputs [K, OUTPUT_SIZE] (float64) for inputs x [K, n]: the inference path,
+        the same bits on every CPU (``wdp.dsp.portable.dense``: products summed in a
+        fixed order in float64, GELU from a portable exp; no BLAS)."""
+        h = np.asarray(x)
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            h = h @ w + b
-            if i < last:
-                h = gelu(h)
+            h = portable.dense(h, w, b, gelu=i < last)
         return h
 
     def forward_train(
@@ -199,12 +203,15 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    """Softmax over the last axis, float64, the same bits on every CPU (portable exp)."""
+    z = np.asarray(z, np.float64)
+    e = portable.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+    """1 / (1 + exp(-z)), float64, the same bits on every CPU (portable exp)."""
+    return 1.0 / (1.0 + portable.exp(-np.asarray(z, np.float64)))
 
 
 def _huber(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -28,6 +28,7 @@ import math
 import attrs
 import numpy as np
 
+from wdp.dsp import portable
 from wdp.pipeline.events import ACTIVITY_TYPES
 
 FALLING = ACTIVITY_TYPES.index("falling")
@@ -90,9 +91,10 @@ class ActivitySmoother:
             self._label = int(np.argmax(p[: len(LASTING)]))
         else:
             dt = max(0, time_ns - self._time_ns) / _NS
-            w = 1.0 - math.exp(-dt / cfg.time_constant_s)
+            # portable.exp: libm's exp has FMA variants chosen by CPU (DESIGN rule 2)
+            w = 1.0 - portable.exp(-dt / cfg.time_constant_s)
             self._probs = self._probs + w * (p - self._probs)
-            wf = 1.0 - math.exp(-dt / cfg.falling_time_constant_s)
+            wf = 1.0 - portable.exp(-dt / cfg.falling_time_constant_s)
             self._fall += wf * (float(p[FALLING]) - self._fall)
             self._switch(time_ns)
         self._time_ns = time_ns

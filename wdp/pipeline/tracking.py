@@ -66,6 +66,7 @@ import attrs
 import numpy as np
 
 from wdp.camera import Camera
+from wdp.dsp import portable
 from wdp.pipeline.assignment import linear_assignment
 from wdp.pipeline.events import (
     Point,
@@ -201,19 +202,31 @@ class _Track:
         return math.sqrt(max(0.0, (self.p[0, 0] + self.p[1, 1]) / 2))
 
 
+# Numerics: the same bits on every CPU (DESIGN rule 2). Matrix products and inverses go
+# through wdp.dsp.portable (BLAS/LAPACK results depend on the CPU's kernel), exp and log
+# too (libm's have FMA variants), and squares are products (x**2 calls libm's pow).
+_mm = portable.matmul
+
+
 def _transition(dt: float) -> np.ndarray:
     f = np.eye(4)
     f[0, 2] = f[1, 3] = dt
     return f
 
 
+def _det2(s: np.ndarray) -> float:
+    """The determinant of a 2x2 matrix (LAPACK's, through np.linalg.det, varies by CPU)."""
+    return float(s[0, 0]) * float(s[1, 1]) - float(s[0, 1]) * float(s[1, 0])
+
+
 def _process_noise(dt: float, sigma_a: float) -> np.ndarray:
     q = np.zeros((4, 4))
-    a, b, c = dt**4 / 4, dt**3 / 2, dt**2
+    c = dt * dt
+    a, b = c * c / 4, c * dt / 2
     q[0, 0] = q[1, 1] = a
     q[0, 2] = q[2, 0] = q[1, 3] = q[3, 1] = b
     q[2, 2] = q[3, 3] = c
-    return q * sigma_a**2
+    return q * (sigma_a * sigma_a)
 
 
 class Tracker:
@@ -353,15 +366,17 @@ class Tracker:
         dt = (time_ns - track.time_ns) / _NS
         if dt > 0:
             f = _transition(dt)
-            track.x = f @ track.x
-            track.p = f @ track.p @ f.T + _process_noise(dt, self.config.acceleration_sigma_m_s2)
+            track.x = _mm(f, track.x)
+            track.p = _mm(_mm(f, track.p), f.T) + _process_noise(
+                dt, self.config.acceleration_sigma_m_s2
+            )
             track.time_ns = time_ns
         if (time_ns - track.last_hit_ns) / _NS > self.config.coast_s:
             track.x[2:] = 0.0
 
     def _measurement(self, obs: Observation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cfg = self.config
-        sp2 = cfg.measurement_sigma_m**2
+        sp2 = cfg.measurement_sigma_m * cfg.measurement_sigma_m
         if obs.velocity_m_s is None:
             z = obs.position_m[:2].copy()
             h = np.zeros((2, 4))
@@ -370,19 +385,20 @@ class Tracker:
         else:
             z = np.concatenate([obs.position_m[:2], obs.velocity_m_s[:2]])
             h = np.eye(4)
-            sv2 = cfg.velocity_sigma_m_s**2
+            sv2 = cfg.velocity_sigma_m_s * cfg.velocity_sigma_m_s
             r = np.diag([sp2, sp2, sv2, sv2])
         return z, h, r
 
     def _correct(self, track: _Track, obs: Observation, time_ns: int) -> None:
         cfg = self.config
         z, h, r = self._measurement(obs)
-        y = z - h @ track.x
-        s = h @ track.p @ h.T + r
-        k = track.p @ h.T @ np.linalg.inv(s)
-        track.x = track.x + k @ y
-        ikh = np.eye(4) - k @ h
-        track.p = ikh @ track.p @ ikh.T + k @ r @ k.T  # Joseph form: stays symmetric PSD
+        y = z - _mm(h, track.x)
+        s = _mm(_mm(h, track.p), h.T) + r
+        k = _mm(_mm(track.p, h.T), portable.inv(s))
+        track.x = track.x + _mm(k, y)
+        ikh = np.eye(4) - _mm(k, h)
+        # Joseph form: stays symmetric PSD
+        track.p = _mm(_mm(ikh, track.p), ikh.T) + _mm(_mm(k, r), k.T)
         track.hits += 1
         track.misses = 0
         track.last_hit_ns = time_ns
@@ -411,7 +427,7 @@ class Tracker:
             track_id=self._next_id,
             state=TENTATIVE,
             x=x,
-            p=np.diag([sp**2, sp**2, sv**2, sv**2]),
+            p=np.diag([sp * sp, sp * sp, sv * sv, sv * sv]),
             time_ns=time_ns,
             first_ns=time_ns,
             last_hit_ns=time_ns,
@@ -447,27 +463,27 @@ class Tracker:
         if not tracks or not observations:
             return []
         cfg = self.config
-        sp2 = cfg.measurement_sigma_m**2
-        sv2 = cfg.velocity_sigma_m_s**2
+        sp2 = cfg.measurement_sigma_m * cfg.measurement_sigma_m
+        sv2 = cfg.velocity_sigma_m_s * cfg.velocity_sigma_m_s
         cost = np.full((len(tracks), len(observations)), np.inf)
         for i, track in enumerate(tracks):
             s_pos = track.p[:2, :2] + np.eye(2) * sp2
-            s_pos_inv = np.linalg.inv(s_pos)
-            logdet_pos = math.log(np.linalg.det(s_pos))
+            s_pos_inv = portable.inv(s_pos)
+            logdet_pos = portable.log(_det2(s_pos))
             s_vel = track.p[2:, 2:] + np.eye(2) * sv2
-            s_vel_inv = np.linalg.inv(s_vel)
-            logdet_vel = math.log(np.linalg.det(s_vel))
+            s_vel_inv = portable.inv(s_vel)
+            logdet_vel = portable.log(_det2(s_vel))
             for j, obs in enumerate(observations):
                 y = obs.position_m[:2] - track.x[:2]
                 if math.hypot(y[0], y[1]) > cfg.gate_distance_m:
                     continue
-                d2 = float(y @ s_pos_inv @ y)
+                d2 = float(_mm(_mm(y, s_pos_inv), y))
                 if d2 > cfg.gate_chi2:
                     continue
                 c = d2 + logdet_pos
                 if obs.velocity_m_s is not None:
                     yv = obs.velocity_m_s[:2] - track.x[2:]
-                    c += min(float(yv @ s_vel_inv @ yv), cfg.gate_chi2) + logdet_vel
+                    c += min(float(_mm(_mm(yv, s_vel_inv), yv)), cfg.gate_chi2) + logdet_vel
                 cost[i, j] = c
         return linear_assignment(cost)
 
@@ -497,12 +513,12 @@ class Tracker:
         points = tuple(TrajectoryPoint(t, self._point(x, y), c) for t, x, y, c in track.trajectory)
         horizon = cfg.prediction_horizon_s
         f = _transition(horizon)
-        x = f @ track.x
-        p = f @ track.p @ f.T + _process_noise(horizon, cfg.acceleration_sigma_m_s2)
+        x = _mm(f, track.x)
+        p = _mm(_mm(f, track.p), f.T) + _process_noise(horizon, cfg.acceleration_sigma_m_s2)
         sigma = math.sqrt(max(0.0, (p[0, 0] + p[1, 1]) / 2))
         prediction = TrajectoryPrediction(
             self._point(float(x[0]), float(x[1])),
-            track.confidence * math.exp(-sigma / PREDICTION_SIGMA_SCALE_M),
+            track.confidence * portable.exp(-sigma / PREDICTION_SIGMA_SCALE_M),
             horizon,
         )
         return TrajectoryUpdate(
