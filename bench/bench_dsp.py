@@ -32,6 +32,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ.setdefault(_var, "1")
 
 import numpy as np  # noqa: E402
+from goals import Goals  # noqa: E402
 
 import wdp.dsp as fast  # noqa: E402
 from wdp.dsp import reference  # noqa: E402
@@ -110,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--smoke", action="store_true", help="a few seconds; no thresholds")
     args = p.parse_args(argv)
+    goals = Goals(smoke=args.smoke)
     sizes, total, repeats = ((50, 500), 1000, 3) if args.smoke else ((50, 100, 250, 500), 5000, 7)
     pinned = pin_one_core()
 
@@ -135,7 +137,14 @@ def main(argv: list[str] | None = None) -> int:
         f_numba = time_batches(fast, csi, sub, fs, n, repeats)
         f_numpy = time_batches(reference, csi, sub, fs, n, max(1, repeats // 2))
         ratio = f_numba / f_numpy
-        ok &= f_numba >= GOAL_FPS and ratio >= GOAL_RATIO
+        ok &= goals.check(
+            f"batch {n}: >= {GOAL_FPS:,.0f} frames/s per core",
+            f_numba >= GOAL_FPS,
+            f"{f_numba:,.0f}",
+        )
+        ok &= goals.check(
+            f"batch {n}: ratio >= {GOAL_RATIO:g}", ratio >= GOAL_RATIO, f"{ratio:.1f}"
+        )
         print(f"  {n:6d} {f_numba:15,.0f} {f_numpy:15,.0f} {ratio:7.1f}")
     print(f"  max difference numba vs numpy (relative to the output's scale): {worst:.1e}")
     verdict = "met" if ok else "NOT met"
@@ -143,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         f"  goals: >= {GOAL_FPS:,.0f} frames/s per core (numba) and ratio >= {GOAL_RATIO:g}, "
         f"at every batch size -> {verdict}"
     )
-    return 0
+    return goals.exit_status()
 
 
 if __name__ == "__main__":

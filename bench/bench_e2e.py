@@ -58,6 +58,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_fanout import subscribe_message  # noqa: E402
+from goals import Goals  # noqa: E402
 from serve_process import (  # noqa: E402
     CLIENT_CORE,
     SERVER_CORE,
@@ -223,7 +224,7 @@ def run_in_process(packets, sent: np.ndarray, warmup_s: float, hop_ns: int) -> n
     return np.array(out)
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=100)
     ap.add_argument("--seconds", type=float, default=20.0, help="measured seconds per run")
@@ -231,6 +232,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--smoke", action="store_true", help="one short run, for CI")
     args = ap.parse_args()
+    goals = Goals(smoke=args.smoke)
     if args.smoke:
         args.clients, args.seconds, args.warmup, args.repeats = 20, 3.0, 2.0, 1
     from wdp.dsp import warm_up
@@ -277,12 +279,14 @@ def main() -> None:
         f"(the spec's example: {SPEC_PROCESSING_MS})"
     )
     if not args.smoke:
-        ok = p50 <= GOAL_P50_MS and p99 <= GOAL_P99_MS
+        ok = goals.check(f"p50 <= {GOAL_P50_MS:g} ms", p50 <= GOAL_P50_MS, f"{p50:.2f} ms")
+        ok &= goals.check(f"p99 <= {GOAL_P99_MS:g} ms", p99 <= GOAL_P99_MS, f"{p99:.2f} ms")
         print(
             f"  goal: p50 <= {GOAL_P50_MS:g} ms, p99 <= {GOAL_P99_MS:g} ms -> "
             f"{'met' if ok else 'NOT met'}"
         )
+    return goals.exit_status()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

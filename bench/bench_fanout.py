@@ -35,6 +35,7 @@ from pathlib import Path
 import attrs
 import orjson
 import trio
+from goals import Goals
 from serve_process import CLIENT_CORE, SERVER_CORE, cpu_seconds, pinned, start_clients
 
 HERE = Path(__file__).resolve().parent
@@ -225,7 +226,7 @@ def median_of(runs: list[dict]) -> dict:
     return {k: statistics.median(r[k] for r in runs) for k in runs[0] if k != "beside"}
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--serve", choices=("wdp", "baseline"), help=argparse.SUPPRESS)
     ap.add_argument("--clients", default="100,500,1000,2000")
@@ -236,7 +237,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.serve:
         (serve_wdp if args.serve == "wdp" else serve_baseline)(float(args.fps))
-        return
+        return 0
+    goals = Goals(smoke=args.smoke)
     if args.smoke:
         counts, rates, repeats, warmup, window = [20], [10.0], 1, 0.5, 1.0
     else:
@@ -258,6 +260,11 @@ def main() -> None:
             base = median_of([measure("baseline", n, fps, warmup, window) for _ in range(repeats)])
             # /proc counts CPU in 10 ms ticks: a short run can measure none for the baseline
             ratio = f"{ours['cpu_us'] / base['cpu_us']:.2f}" if base["cpu_us"] else "n/a"
+            goals.check(
+                f"{n} clients at {fps:g} fps: ratio <= 1",
+                bool(base["cpu_us"]) and ours["cpu_us"] <= base["cpu_us"],
+                f"ratio {ratio}",
+            )
             print(
                 f"{n:>7} {fps:>4g} | {ours['cpu_us']:>10.1f} {ours['delivery']:>6.3f} "
                 f"{ours['p50_ms']:>5.0f} {ours['p99_ms']:>6.0f} | {base['cpu_us']:>11.1f} "
@@ -266,7 +273,8 @@ def main() -> None:
                 flush=True,
             )
     print("ratio = wdp CPU per delivered message / baseline's (goal <= 1)")
+    return goals.exit_status()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

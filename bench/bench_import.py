@@ -27,6 +27,7 @@ from pathlib import Path
 
 import csiread
 import numpy as np
+from goals import Goals
 
 from wdp.capture.formats import atheros, intel5300
 from wdp.capture.importer import import_capture
@@ -88,7 +89,7 @@ def median_rate(fn, frames: int, repeats: int) -> float:
     return statistics.median(rates)
 
 
-def bench_intel(path: Path, repeats: int, tmp: Path) -> float:
+def bench_intel(path: Path, repeats: int, tmp: Path, goals: Goals) -> float:
     imported = intel5300.read_file(path, router_id="r1", environment_id="bench")
     frames = imported.frames
     ntx = int(imported.batch.shape[:, 0].max())
@@ -119,6 +120,7 @@ def bench_intel(path: Path, repeats: int, tmp: Path) -> float:
         f"  goal: >= {GOAL:,} Intel frames/s through wdp import -> "
         f"{'met' if full >= GOAL else 'NOT met'}"
     )
+    goals.check(f">= {GOAL:,} Intel frames/s through wdp import", full >= GOAL, f"{full:,.0f}")
     return full
 
 
@@ -145,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--smoke", action="store_true", help="about a second; no thresholds")
     p.add_argument("--samples", type=Path, default=SAMPLES, help="folder of real captures")
     args = p.parse_args(argv)
+    goals = Goals(smoke=args.smoke)
     repeats = 5 if args.smoke else 51
     print(f"import throughput, median of {repeats} runs")
     with tempfile.TemporaryDirectory(prefix="wdp-bench-") as tmp:
@@ -157,9 +160,9 @@ def main(argv: list[str] | None = None) -> int:
             ath_path = Path(tmp) / "synthetic_atheros.dat"
             synthetic_atheros(ath_path)
             print(f"  (no {ATHEROS} in {args.samples}: synthetic 3x2x56 log of repeated records)")
-        bench_intel(intel_path, repeats, Path(tmp))
+        bench_intel(intel_path, repeats, Path(tmp), goals)
         bench_atheros(ath_path, repeats)
-    return 0
+    return goals.exit_status()
 
 
 if __name__ == "__main__":

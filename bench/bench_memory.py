@@ -35,6 +35,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_fanout import subscribe_message  # noqa: E402
+from goals import Goals  # noqa: E402
 from serve_process import (  # noqa: E402
     CLIENT_CORE,
     SERVER_CORE,
@@ -97,7 +98,7 @@ def slope_mib_min(samples: list[tuple[float, int]]) -> float:
     return float(np.polyfit(t / 60, rss, 1)[0])
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=500, help="0: the idle server throughout")
     ap.add_argument("--minutes", type=float, default=10.0, help="measured minutes")
@@ -106,6 +107,7 @@ def main() -> None:
     ap.add_argument("--interval", type=float, default=5.0, help="seconds between samples")
     ap.add_argument("--smoke", action="store_true", help="about one minute, fewer clients")
     args = ap.parse_args()
+    goals = Goals(smoke=args.smoke)
     if args.smoke:
         args.clients, args.minutes, args.warmup, args.idle, args.interval = 100, 0.75, 8.0, 5.0, 2.0
     # The demo (no environments configured); only the per-address connection cap is
@@ -158,9 +160,12 @@ def main() -> None:
     for text, count in warnings.most_common(3):
         print(f"    {count} x {text}")
     if not args.smoke:
-        ok = abs(growth) <= GOAL_PERCENT
+        ok = goals.check(
+            f"flat within {GOAL_PERCENT:g} %", abs(growth) <= GOAL_PERCENT, f"{growth:+.2f} %"
+        )
         print(f"  goal: flat within {GOAL_PERCENT:g} % -> {'met' if ok else 'NOT met'}")
+    return goals.exit_status()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -60,6 +60,7 @@ import argparse
 import math
 import os
 import statistics
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from unittest import mock
@@ -68,6 +69,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ.setdefault(_var, "1")
 
 import numpy as np  # noqa: E402
+from goals import Goals  # noqa: E402
 
 import wdp.pipeline.environment as environment  # noqa: E402
 from wdp.inference.datasets import DataSpec, make_scenario  # noqa: E402
@@ -511,11 +513,28 @@ def print_figures(label: str, a: dict, *, thresholds_note: str = "") -> None:
     print(f"    {a['scenario_h']:.2f} h of scenario in {a['wall_s']:.1f} s of CPU ({speed:.0f}x)")
 
 
-def goals(a: dict) -> str:
-    rec = a["recall"] is not None and a["recall"] >= GOAL_RECALL
-    fa = a["false_per_h"] is not None and a["false_per_h"] <= GOAL_FALSE_PER_H
-    sw = a["switches_per_10min"] is not None and a["switches_per_10min"] <= GOAL_SWITCHES_PER_10MIN
-    dl = a["delay_p90"] is not None and a["delay_p90"] <= FALL_DEADLINE_S and a["late"] == 0
+def verdicts(a: dict, label: str, goals: Goals) -> str:
+    """The goals' verdicts on the figures ``a``, each recorded in ``goals``."""
+    rec = goals.check(
+        f"({label}) recall >= 95 %",
+        a["recall"] is not None and a["recall"] >= GOAL_RECALL,
+        f"recall {_f(a['recall'], '.3f')}",
+    )
+    fa = goals.check(
+        f"({label}) <= 1 false alarm/h",
+        a["false_per_h"] is not None and a["false_per_h"] <= GOAL_FALSE_PER_H,
+        f"{_f(a['false_per_h'], '.2f', '/h')}",
+    )
+    sw = goals.check(
+        f"({label}) <= 1 switch per 10 min per person",
+        a["switches_per_10min"] is not None and a["switches_per_10min"] <= GOAL_SWITCHES_PER_10MIN,
+        f"{_f(a['switches_per_10min'], '.2f')}",
+    )
+    dl = goals.check(
+        f"({label}) reported <= 2 s after impact",
+        a["delay_p90"] is not None and a["delay_p90"] <= FALL_DEADLINE_S and a["late"] == 0,
+        f"p90 {_f(a['delay_p90'], '.2f', ' s')}, {a['late']} late",
+    )
     yes = lambda b: "met" if b else "NOT met"  # noqa: E731
     return (
         f"recall >= 95 %: {yes(rec)}; <= 1 false alarm/h: {yes(fa)}; "
@@ -529,7 +548,7 @@ def _run(task):
     return fn(*args)
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="a short run for CI; no thresholds")
     ap.add_argument("--scenarios", type=int, default=12, help="(a): random scenarios with falls")
@@ -541,6 +560,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2, help="worker processes")
     ap.add_argument("--dense-pose", action="store_true", help="keep dense pose rendering")
     args = ap.parse_args()
+    goals = Goals(smoke=args.smoke)
     if args.smoke:
         args.scenarios, args.quiet_scenarios, args.seconds = 2, 1, 60.0
         args.model_scenarios, args.model_seconds, args.repeats = 1, 20.0, 1
@@ -594,7 +614,7 @@ def main() -> None:
     ratio = an["recall"] / ac["recall"] if an["recall"] and ac["recall"] else None
     print(f"  ratio recall noisy/noise-free: {_f(ratio, '.3f')}")
     smoke = " (smoke run: too little to judge)" if args.smoke else ""
-    print(f"  goals (noisy){smoke}: {goals(an)}")
+    print(f"  goals (noisy){smoke}: {verdicts(an, 'noisy', goals)}")
 
     print("(b) end to end: simulated Intel 5300 CSI -> shipped model -> pipeline (layout a)")
     print_composition(model_res)
@@ -624,8 +644,9 @@ def main() -> None:
             f"{FallConfig().strong_speed_m_s} m/s; the model's head heights drop late and "
             "slowly, if at all."
         )
-    print(f"  goals (model){smoke}: {goals(am)}")
+    print(f"  goals (model){smoke}: {verdicts(am, 'model', goals)}")
+    return goals.exit_status()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from goals import Goals
 
 from wdp.capture import CsiFrame, FrameBatch
 from wdp.recorder import Recorder, RouterInfo
@@ -119,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         "--dir", default=None, help="where to write (default: a temporary directory in $TMPDIR)"
     )
     args = p.parse_args(argv)
+    goals = Goals(smoke=args.smoke)
     if args.smoke:
         n_batches, repeat, repeats, n_single = 60, 1, 3, 20_000
     else:
@@ -173,9 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  append_frame:     {f:12,.0f} frames/s  ({n_single:,} frames per repeat)")
     print(f"  baseline (plain h5py, no SWMR, no flush): {base:12,.0f} frames/s")
     print(f"  ratio batches/baseline: {b / base:.2f}   append_frame/baseline: {f / base:.2f}")
-    ok = b >= GOAL and f >= GOAL
+    ok = goals.check(f"batches: >= {GOAL:,} frames/s", b >= GOAL, f"{b:,.0f}")
+    ok &= goals.check(f"append_frame: >= {GOAL:,} frames/s", f >= GOAL, f"{f:,.0f}")
     print(f"  goal: >= {GOAL:,} frames/s -> {'met' if ok else 'NOT met'}")
-    return 0
+    return goals.exit_status()
 
 
 if __name__ == "__main__":

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import trio
+from goals import Goals
 
 from wdp.pipeline.replay import encode_event, replay
 from wdp.recorder import open_recording
@@ -43,11 +45,12 @@ def run_read(path: Path) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="one short run, for CI")
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
+    goals = Goals(smoke=args.smoke)
     repeats = 1 if args.smoke else args.repeats
     span = seconds_of(RECORDING)
     run_replay(RECORDING)  # warm up: numba kernels, model, caches
@@ -57,8 +60,10 @@ def main() -> None:
     print(f"  full pipeline with events encoded: {span / ours:8.1f}x real time ({ours:.3f} s)")
     print(f"  baseline, reading the frames only: {span / base:8.1f}x real time ({base:.3f} s)")
     print(f"  ratio pipeline/reading: {base / ours:.3f}")
-    print(f"  goal: >= 100x real time -> {'met' if span / ours >= 100 else 'NOT met'}")
+    ok = goals.check(">= 100x real time", span / ours >= 100, f"{span / ours:.1f}x")
+    print(f"  goal: >= 100x real time -> {'met' if ok else 'NOT met'}")
+    return goals.exit_status()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -27,6 +27,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ.setdefault(_var, "1")
 
 import numpy as np  # noqa: E402
+from goals import Goals  # noqa: E402
 
 from wdp.sim.channel import body_response, body_response_numpy  # noqa: E402
 from wdp.sim.impairments import Radio  # noqa: E402
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--smoke", action="store_true", help="a second or two; no thresholds")
     args = p.parse_args(argv)
+    goals = Goals(smoke=args.smoke)
     seconds, repeats = (2.0, 3) if args.smoke else (20.0, 9)
 
     profile = get_profile("intel5300")
@@ -115,13 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  numba kernel:  {rt_numba:10,.0f}x real time  ({t_numba * 1e6 / n:7.1f} us/sample)")
     print(f"  plain numpy:   {rt_numpy:10,.0f}x real time  ({t_numpy * 1e6 / n:7.1f} us/sample)")
     print(f"  ratio numba/numpy: {rt_numba / rt_numpy:.1f}   max relative difference: {err:.1e}")
-    print(f"  goal: >= {GOAL:g}x real time (numba) -> {'met' if rt_numba >= GOAL else 'NOT met'}")
+    ok = goals.check(f">= {GOAL:g}x real time (numba)", rt_numba >= GOAL, f"{rt_numba:,.0f}x")
+    print(f"  goal: >= {GOAL:g}x real time (numba) -> {'met' if ok else 'NOT met'}")
     whole = pipeline_seconds(profile, channel, positions, sigma)
     print(
         f"  for scale, one router's whole pipeline (channel, impairments, datagrams, "
         f"parser): {seconds / whole:,.0f}x real time"
     )
-    return 0
+    return goals.exit_status()
 
 
 if __name__ == "__main__":

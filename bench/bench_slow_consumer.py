@@ -22,11 +22,13 @@ import contextlib
 import os
 import socket
 import statistics
+import sys
 import threading
 import time
 from pathlib import Path
 
 import bench_fanout as fanout
+from goals import Goals
 from serve_process import rss_kib
 
 
@@ -98,7 +100,7 @@ def tcp_state(local_port: int) -> str | None:
     return None
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--fps", type=float, default=30.0)
@@ -106,6 +108,7 @@ def main() -> None:
     ap.add_argument("--window", type=float, default=30.0)
     ap.add_argument("--smoke", action="store_true", help="one short run, for CI")
     args = ap.parse_args()
+    goals = Goals(smoke=args.smoke)
     repeats, window, clients = args.repeats, args.window, args.clients
     drop_wait = 60.0  # after the window: kernel buffers take a while to fill
     if args.smoke:
@@ -137,10 +140,12 @@ def main() -> None:
     )
     ratio = b["p99_ms"] / a["p99_ms"] if a["p99_ms"] else float("nan")
     print(f"  p99 ratio with/without: {ratio:.2f} (goal <= 1.10)")
+    goals.check("p99 with a stalled client within 10 % of without", ratio <= 1.10, f"{ratio:.2f}")
     shown = ", ".join("not dropped" if d is None else f"{d:.1f} s" for d in drops)
     print(f"  stalled client dropped by the server after: {shown}")
     print(f"  server memory growth with it: {growth:+d} KiB (median)")
+    return goals.exit_status()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

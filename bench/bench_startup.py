@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from goals import Goals  # noqa: E402
 from serve_process import SERVER_CORE, ServeProcess, pinned  # noqa: E402
 
 GOAL_S = 3.0
@@ -40,11 +41,12 @@ def time_command(code: str) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--smoke", action="store_true", help="one measured start, for CI")
     args = ap.parse_args()
+    goals = Goals(smoke=args.smoke)
     repeats = 1 if args.smoke else args.repeats
     warm = time_ready()  # fills numba's cache if it was cold
     ready = [time_ready() for _ in range(repeats)]
@@ -59,8 +61,10 @@ def main() -> None:
     print(f"  bare interpreter python -c pass:     {interp:6.2f} s")
     print(f"  ratio ready / import: {ours / base:.2f}")
     if not args.smoke:
-        print(f"  goal: ready <= {GOAL_S:g} s -> {'met' if ours <= GOAL_S else 'NOT met'}")
+        ok = goals.check(f"ready <= {GOAL_S:g} s", ours <= GOAL_S, f"{ours:.2f} s")
+        print(f"  goal: ready <= {GOAL_S:g} s -> {'met' if ok else 'NOT met'}")
+    return goals.exit_status()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -23,6 +23,7 @@ import textwrap
 
 import numpy as np
 import trio
+from goals import Goals
 
 from wdp.capture.formats import esp32_bin
 from wdp.capture.frame import CsiFrame
@@ -137,12 +138,14 @@ def run_baseline(rate: int, count: int, data: bytes) -> tuple[float, float]:
     return got / count, cpu / max(got, 1) * 1e6
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="a short run for CI")
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
+    goals = Goals(smoke=args.smoke)
+    full_delivery_at = []  # rates (>= the goal's) delivered in full
     rates = [5000] if args.smoke else [10_000, 20_000, 40_000]
     seconds = 0.5 if args.smoke else args.seconds
     repeats = 1 if args.smoke else args.repeats
@@ -164,8 +167,22 @@ def main() -> None:
         d, c = statistics.median(o[0] for o in ours), statistics.median(o[1] for o in ours)
         bd, bc = statistics.median(b[0] for b in base), statistics.median(b[1] for b in base)
         print(f"{rate:>8} {d:>10.4f} {c:>11.2f} {bd:>11.4f} {bc:>12.2f} {c / bc:>10.2f}")
-    print("goal: >= 20000 packets/s with delivered fraction 1.0000 on one core")
+        if rate >= 20_000 and d >= 1.0:
+            full_delivery_at.append(rate)
+    if args.smoke:
+        print("goal: >= 20000 packets/s with delivered fraction 1.0000 (not judged in --smoke)")
+    else:
+        ok = goals.check(
+            ">= 20000 packets/s with full delivery",
+            bool(full_delivery_at),
+            "no rate >= 20000/s delivered in full",
+        )
+        print(
+            "goal: >= 20000 packets/s with delivered fraction 1.0000 on one core -> "
+            f"{'met' if ok else 'NOT met'}"
+        )
+    return goals.exit_status()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
