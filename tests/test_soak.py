@@ -41,11 +41,12 @@ async def test_memory_and_delivery_stay_flat_under_load(tmp_path):
                 await trio.sleep(WARMUP_S)
                 rss = [rss_kib(server.pid)]
                 fds = len(os.listdir(f"/proc/{server.pid}/fd"))
-                start = list(counts)
+                start, t0 = list(counts), trio.current_time()
                 for _ in range(int(SOAK_S / 2)):
                     await trio.sleep(2.0)
                     rss.append(rss_kib(server.pid))
                 delivered = [c - s for c, s in zip(counts, start, strict=True)]
+                elapsed = trio.current_time() - t0
                 fds_after = len(os.listdir(f"/proc/{server.pid}/fd"))
                 nursery.cancel_scope.cancel()
     finally:
@@ -57,7 +58,10 @@ async def test_memory_and_delivery_stay_flat_under_load(tmp_path):
         f"{max(delivered)}; RSS {rss[0]} -> {rss[-1]} KiB ({100 * growth:+.1f} %), "
         f"peak {max(rss)}; fds {fds} -> {fds_after}"
     )
-    # the default subscription is 10 FPS of 10 Hz windows: every client gets them all
-    assert min(delivered) >= 0.8 * 10 * SOAK_S
-    assert max(delivered) - min(delivered) <= 0.1 * 10 * SOAK_S  # nobody starved
+    # The default subscription is 10 FPS of 10 Hz windows: every client gets every frame
+    # due while it was counted (10 per second of the measured span, which is counted at
+    # two instants: one frame more or less at its edges). Measured: 300 of 300 for every
+    # client in each of 3 runs, RSS +0.5 to +1.3 %.
+    due = 10 * elapsed
+    assert all(abs(d - due) <= 1 for d in delivered), (min(delivered), max(delivered), due)
     assert growth <= 0.05 and fds_after <= fds
