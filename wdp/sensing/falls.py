@@ -1,0 +1,135 @@
+"""Fall detection on the time course: a burst of motion, then stillness, that a learned
+model calls a fall.
+
+A fall lasts 1-2 s; half a second of CSI does not tell it from a jump, a squat or
+sitting down, and several seconds around it still confuse it with picking something
+up. So a fall is an *event* found in three steps:
+
+1. **Onset**: a burst in the motion course (mean relative amplitude change, smoothed
+   over 1 s): a local maximum, the largest within ``peak_halfwidth_s``, at least
+   ``min_rise`` times the motion floor around it (its 20th percentile over the 10 s
+   before to 3 s after), and short: above half its height for no longer than
+   ``max_active_s`` (walking, running and waving go on; a fall does not).
+2. **Stillness after**: the mean motion from 1 to 2.5 s after the peak is at most
+   ``still_ratio`` of the peak (a person who fell lies still; someone who jumps,
+   squats or picks something up goes on moving or stands back up). At the end of a
+   capture, at least 0.5 s of that span must be there.
+3. **The model**: the fall forest's mean probability over the windows centred 0.5 s
+   before, at and 0.5 s after the peak reaches ``threshold``.
+
+Events closer than ``refractory_s`` to the previous one are one event. The rules'
+numbers are fitted per hardware profile when training (``fit_rules``) and stored in
+the detector file.
+"""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+#: Seconds after the peak over which stillness is measured.
+STILL_SPAN_S = (1.0, 2.5)
+
+
+@attrs.frozen(slots=True)
+class FallRules:
+    """The event logic's numbers (see the module docstring)."""
+
+    threshold: float = 0.5
+    min_rise: float = 2.0
+    still_ratio: float = 0.5
+    max_active_s: float = 5.0
+    peak_halfwidth_s: float = 2.0
+    refractory_s: float = 5.0
+
+
+def _floor(mc: np.ndarray, pk: int, rate_hz: float) -> float:
+    lo, hi = max(0, pk - int(10 * rate_hz)), min(mc.size, pk + int(3 * rate_hz))
+    return float(np.sort(mc[lo:hi])[int(0.2 * (hi - lo - 1))])
+
+
+def burst_shape(mc: np.ndarray, pk: int, rate_hz: float) -> tuple[float, float, float]:
+    """(rise over the floor, stillness after as a share of the peak, active seconds) of
+    the burst peaking at sample ``pk`` of the motion course ``mc``; stillness is
+    ``inf`` when less than 0.5 s of its span is in the capture."""
+    peak = float(mc[pk])
+    floor = _floor(mc, pk, rate_hz)
+    rise = peak / floor if floor > 0 else np.inf
+    a, b = pk + int(STILL_SPAN_S[0] * rate_hz), pk + int(STILL_SPAN_S[1] * rate_hz)
+    after = mc[a : min(b, mc.size)]
+    still = float(after.mean()) / peak if after.size >= 0.5 * rate_hz and peak > 0 else np.inf
+    half = floor + 0.5 * (peak - floor)
+    left = pk
+    while left > 0 and mc[left - 1] > half:
+        left -= 1
+    right = pk
+    while right < mc.size - 1 and mc[right + 1] > half:
+        right += 1
+    return rise, still, (right - left + 1) / rate_hz
+
+
+def peaks(mc: np.ndarray, rate_hz: float, halfwidth_s: float) -> np.ndarray:
+    """Samples where the motion course is the largest within ``halfwidth_s`` either side
+    (the first of equal values), in time order."""
+    k = max(1, int(round(halfwidth_s * rate_hz)))
+    out = []
+    for i in range(mc.size):
+        lo, hi = max(0, i - k), min(mc.size, i + k + 1)
+        if mc[i] > 0 and i == lo + int(np.argmax(mc[lo:hi])):
+            out.append(i)
+    return np.array(out, dtype=np.int64)
+
+
+def onsets(mc: np.ndarray, rate_hz: float, rules: FallRules) -> np.ndarray:
+    """Peaks that pass the onset and stillness rules (candidate falls), in time order."""
+    keep = []
+    for pk in peaks(mc, rate_hz, rules.peak_halfwidth_s):
+        rise, still, active = burst_shape(mc, int(pk), rate_hz)
+        if rise >= rules.min_rise and still <= rules.still_ratio and active <= rules.max_active_s:
+            keep.append(pk)
+    return np.array(keep, dtype=np.int64)
+
+
+def around(pk: int, rate_hz: float, n_windows: int, window_len: int, hop: int) -> np.ndarray:
+    """Indices of the (up to) three windows centred 0.5 s before, at and after sample
+    ``pk`` on a grid of windows starting every ``hop`` samples."""
+    if n_windows == 0:
+        return np.zeros(0, dtype=np.int64)
+    centre = (pk - window_len / 2.0) / hop
+    step = 0.5 * rate_hz / hop
+    idx = np.round(np.array([centre - step, centre, centre + step])).astype(np.int64)
+    return np.unique(np.clip(idx, 0, n_windows - 1))
+
+
+def decide(
+    candidates: np.ndarray, probs: list[float], rate_hz: float, rules: FallRules
+) -> list[tuple[float, float]]:
+    """Events (time s, probability) from candidate peaks and the model's mean fall
+    probability at each: above ``threshold``, and not within ``refractory_s`` of the
+    previous event."""
+    events: list[tuple[float, float]] = []
+    for pk, p in zip(candidates, probs, strict=True):
+        t = pk / rate_hz
+        if p >= rules.threshold and (not events or t - events[-1][0] >= rules.refractory_s):
+            events.append((float(t), float(p)))
+    return events
+
+
+def fit_rules(fall_shapes: np.ndarray, threshold: float) -> FallRules:
+    """Rules that let through the falls seen in training, with a margin: the rise at
+    most 0.8 x the 5th percentile of theirs (at least 1.5), stillness at least 1.25 x the
+    95th percentile of theirs (at most 0.8), active time at least 1.25 x the 95th.
+    ``fall_shapes`` [n, 3]: ``burst_shape`` of each training fall."""
+    if fall_shapes.size == 0:
+        return FallRules(threshold=threshold)
+    s = np.sort(fall_shapes, axis=0)
+    n = s.shape[0] - 1
+    rise = float(s[int(0.05 * n), 0]) * 0.8
+    still = float(s[int(0.95 * n), 1]) * 1.25
+    active = float(s[int(0.95 * n), 2]) * 1.25
+    return FallRules(
+        threshold=threshold,
+        min_rise=max(1.5, min(rise, 4.0)),
+        still_ratio=min(0.8, max(still, 0.3)) if np.isfinite(still) else 0.8,
+        max_active_s=max(4.0, active),
+    )
