@@ -166,16 +166,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ttl", type=_duration, default=3600.0, help="lifetime, e.g. 30m, 1h, 1d")
     p.set_defaults(run=_cmd_token)
 
-    from wdp.inference.evaluation import add_eval_arguments, run_eval
-    from wdp.inference.training import add_train_arguments, run_train
+    from wdp.inference.evaluation import add_eval_arguments
+    from wdp.inference.training import add_train_arguments
+    from wdp.sensing.cli import add_label_arguments
 
-    p = commands.add_parser("train", help="train the pose model on simulated data")
+    p = commands.add_parser(
+        "train",
+        help="train the pose model on simulated data, or (--labels) the activity and fall "
+        "detector on labelled real captures",
+    )
     add_train_arguments(p)
-    p.set_defaults(run=run_train)
+    add_label_arguments(p, train=True)
+    p.set_defaults(run=_cmd_train)
 
-    p = commands.add_parser("eval", help="evaluate a model beside baselines on held-out data")
+    p = commands.add_parser(
+        "eval",
+        help="evaluate a model beside baselines on held-out data, or (--labels) a detector "
+        "on labelled real captures",
+    )
     add_eval_arguments(p)
-    p.set_defaults(run=run_eval)
+    _optional(p, "--model")  # --labels runs need --detector instead
+    add_label_arguments(p, train=False)
+    p.set_defaults(run=_cmd_eval)
 
     p = commands.add_parser("replay", help="replay a recording through the pipeline")
     p.add_argument("recording", type=Path)
@@ -218,6 +230,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", type=float, default=None, help="second to stop at")
     p.set_defaults(run=_cmd_calibrate)
     return parser
+
+
+def _optional(p: argparse.ArgumentParser, flag: str) -> None:
+    """Make a required option optional (its absence is checked by the command)."""
+    for action in p._actions:
+        if flag in action.option_strings:
+            action.required = False
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    """``wdp train``: the pose model, or with --labels the real-data detectors."""
+    if args.labels:
+        from wdp.sensing.cli import run_train as run_sensing
+
+        return run_sensing(args)
+    from wdp.inference.training import run_train
+
+    return run_train(args)
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    """``wdp eval``: the pose model, or with --labels the real-data detectors."""
+    if args.labels:
+        from wdp.sensing.cli import run_eval as run_sensing
+
+        return run_sensing(args)
+    if args.model is None:
+        print("wdp eval: error: --model is required (or --labels)", file=sys.stderr)
+        return 2
+    from wdp.inference.evaluation import run_eval
+
+    return run_eval(args)
 
 
 def _refuse_overwrite(out: Path) -> None:

@@ -117,19 +117,21 @@ def decide(
 
 def fit_rules(fall_shapes: np.ndarray, threshold: float) -> FallRules:
     """Rules that let through the falls seen in training, with a margin: the rise at
-    most 0.8 x the 5th percentile of theirs (at least 1.5), stillness at least 1.25 x the
-    95th percentile of theirs (at most 0.8), active time at least 1.25 x the 95th.
-    ``fall_shapes`` [n, 3]: ``burst_shape`` of each training fall."""
+    most 0.8 x the 5th percentile of theirs (at least 1), stillness at least 1.25 x the
+    95th percentile of theirs (at most 1: then no rule), active time at least 1.25 x the
+    95th (at least 3 s). ``fall_shapes`` [n, 3]: ``burst_shape`` of each training fall
+    (falls too close to the end of their capture to measure stillness are left out of
+    the stillness percentile)."""
     if fall_shapes.size == 0:
         return FallRules(threshold=threshold)
-    s = np.sort(fall_shapes, axis=0)
-    n = s.shape[0] - 1
-    rise = float(s[int(0.05 * n), 0]) * 0.8
-    still = float(s[int(0.95 * n), 1]) * 1.25
-    active = float(s[int(0.95 * n), 2]) * 1.25
+    rise = np.sort(fall_shapes[:, 0])
+    still = np.sort(fall_shapes[np.isfinite(fall_shapes[:, 1]), 1])
+    active = np.sort(fall_shapes[:, 2])
+    n = rise.size - 1
+    still_ratio = float(still[int(0.95 * (still.size - 1))]) * 1.25 if still.size else 1.0
     return FallRules(
         threshold=threshold,
-        min_rise=max(1.5, min(rise, 4.0)),
-        still_ratio=min(0.8, max(still, 0.3)) if np.isfinite(still) else 0.8,
-        max_active_s=max(4.0, active),
+        min_rise=max(1.0, float(rise[int(0.05 * n)]) * 0.8),
+        still_ratio=min(1.0, still_ratio),
+        max_active_s=max(3.0, float(active[int(0.95 * n)]) * 1.25),
     )

@@ -38,7 +38,7 @@ SEGMENTS = 8
 #: Frequency band edges (Hz) of the fluctuation spectrum; the last band runs to Nyquist.
 BAND_EDGES_HZ = (0.25, 0.75, 1.5, 2.5, 4.0, 6.0)
 #: Version of the feature definition; a detector file names the one it was trained on.
-FEATURES_VERSION = 2
+FEATURES_VERSION = 4
 #: Phasor features exist for captures with two or more receive chains.
 PHASOR_BANDS_HZ = (0.25, 0.75, 1.5, 2.5, 4.0, 6.0)
 
@@ -76,14 +76,33 @@ def feature_names() -> list[str]:
     return names
 
 
+def clean_packets(amp: np.ndarray) -> np.ndarray:
+    """Per-packet amplitudes [N, links, bins] without lone outlier packets: a packet
+    that is the odd one out of its neighbours (a frame of another link, a corrupted one)
+    is replaced by the median of itself and its two neighbours, per bin.
+
+    (Dividing each packet by its mean over subcarriers, to remove the receiver's gain
+    control, was measured and left out: it also removes the broadband attenuation of a
+    body, and cost 6 points of leave-one-person-out accuracy on the Intel 5300 set.)
+    """
+    a = amp.astype(np.float64)
+    if a.shape[0] >= 3:
+        trio = np.stack([a[:-2], a[1:-1], a[2:]], axis=0)
+        mid = np.sort(trio, axis=0)[1]  # NaN sorts last
+        a[1:-1] = np.where(np.isfinite(mid), mid, a[1:-1])
+    return a
+
+
 def prepare(stream: CsiStream, rate_hz: float) -> np.ndarray:
-    """Amplitudes [T, columns] float64 on the ``rate_hz`` grid, dead columns removed.
+    """Cleaned amplitudes (``clean_packets``) [T, columns] float64 on the ``rate_hz``
+    grid, dead columns removed.
 
     A column (link x subcarrier) is dead when it is never finite or its median amplitude
     is below 1 % of the median of all columns (nexmon's guard and DC bins read 0).
     Remaining NaNs (a link missing from some frames) are held from the last value.
     """
-    grid = resample(stream, rate_hz)
+    cleaned = attrs.evolve(stream, amp=clean_packets(stream.amp).astype(np.float32))
+    grid = resample(cleaned, rate_hz)
     flat = grid.amp.reshape(grid.amp.shape[0], -1).astype(np.float64)
     finite = np.isfinite(flat)
     ok = finite.all(axis=0)
