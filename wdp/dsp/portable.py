@@ -21,7 +21,7 @@ What this module gives instead of the rest (float64 in, float64 or complex128 ou
   atan2, written with + - * / only (within 2 ulp of libm); a Python float in gives a
   Python float out;
 - ``cmul(a, b)`` and ``cmul_conj(a, b)`` (``a * b``, ``a * conj(b)``), ``abs2(z)``
-  (``|z|**2``) and ``cabs(z)``: complex arithmetic from real ufuncs;
+  (``|z|**2``) and ``cabs(z)``: complex arithmetic, each product and sum rounded alone;
 - ``matmul(a, b)`` (1-D or 2-D, like ``@``), ``inner_conj(a, b)`` (``a @ b.conj().T``),
   ``inv(a)`` (Gauss-Jordan with partial pivoting) and ``dense(x, w, b, gelu)`` (a
   network layer): numba loops that sum in one fixed order, without FMA.
@@ -163,9 +163,14 @@ def atan2(y, x):
 
 
 def angle(z) -> np.ndarray:
-    """The phase of complex z in (-pi, pi], like ``np.angle``."""
+    """The phase of complex z in (-pi, pi], like ``np.angle`` (float64)."""
     z = np.asarray(z)
-    return atan2(z.imag, z.real)
+    z = z.astype(_complex_dtype(z), copy=False)
+    out = np.empty(z.shape)
+    if out.size:
+        (z3,) = _as3(z)
+        _angle_kernel(z3, out.reshape(z3.shape))
+    return out
 
 
 def cis(theta) -> np.ndarray:
@@ -177,33 +182,95 @@ def cis(theta) -> np.ndarray:
     return out
 
 
-# --- complex arithmetic from real ufuncs -------------------------------------------------
+# --- complex arithmetic, each product and sum rounded on its own --------------------------
 
 
-def _complex(re: np.ndarray, im: np.ndarray) -> np.ndarray:
-    out = np.empty(re.shape, np.result_type(re, im, np.complex64))
-    out.real = re
-    out.imag = im
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _cmul_kernel(a, b, conj, out):  # pragma: no cover - compiled
+    """out = a * b (or a * conj(b)) over 3-D arrays (any strides, broadcast ones too) of
+    one complex dtype: four products, a difference and a sum, each rounded on its own
+    (numpy's complex multiply fuses them on FMA CPUs)."""
+    n0, n1, n2 = out.shape
+    for i in range(n0):
+        for j in range(n1):
+            for k in range(n2):
+                x = a[i, j, k]
+                y = b[i, j, k]
+                br = y.real
+                bi = -y.imag if conj else y.imag
+                out[i, j, k] = complex(x.real * br - x.imag * bi, x.real * bi + x.imag * br)
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _abs2_kernel(z, out):  # pragma: no cover - compiled
+    n0, n1, n2 = out.shape
+    for i in range(n0):
+        for j in range(n1):
+            for k in range(n2):
+                x = z[i, j, k]
+                out[i, j, k] = x.real * x.real + x.imag * x.imag
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _angle_kernel(z, out):  # pragma: no cover - compiled
+    n0, n1, n2 = out.shape
+    for i in range(n0):
+        for j in range(n1):
+            for k in range(n2):
+                x = z[i, j, k]
+                out[i, j, k] = scalar.atan2(np.float64(x.imag), np.float64(x.real))
+
+
+def _as3(*arrays: np.ndarray) -> list[np.ndarray]:
+    """Arrays of one shape as read-only 3-D views (leading axes of length 1 added; more
+    than 3 axes are flattened, copying), so that each kernel has one compiled type per
+    dtype and broadcast operands are not copied."""
+    if arrays[0].ndim > 3:
+        arrays = tuple(np.ascontiguousarray(a).reshape(1, 1, -1) for a in arrays)
+    out = []
+    for a in arrays:
+        v = a.reshape((1,) * (3 - a.ndim) + a.shape)
+        v = v.view()
+        v.flags.writeable = False
+        out.append(v)
+    return out
+
+
+def _complex_dtype(*arrays: np.ndarray) -> np.dtype:
+    """complex64 when every array is complex64 (or real float32), else complex128."""
+    return np.result_type(*arrays, np.complex64)
+
+
+def _cmul(a, b, conj: bool) -> np.ndarray:
+    a, b = np.asarray(a), np.asarray(b)
+    dt = _complex_dtype(a, b)
+    a, b = np.broadcast_arrays(a.astype(dt, copy=False), b.astype(dt, copy=False))
+    out = np.empty(a.shape, dt)
+    if out.size:
+        a3, b3 = _as3(a, b)
+        _cmul_kernel(a3, b3, conj, out.reshape(a3.shape))
     return out
 
 
 def cmul(a, b) -> np.ndarray:
-    """a * b for complex arrays (broadcast): four products, a difference and a sum,
-    each rounded on its own (numpy's complex multiply fuses them on FMA CPUs)."""
-    a, b = np.asarray(a), np.asarray(b)
-    return _complex(a.real * b.real - a.imag * b.imag, a.real * b.imag + a.imag * b.real)
+    """a * b for complex arrays (numpy broadcasting; complex64 only when both are)."""
+    return _cmul(a, b, False)
 
 
 def cmul_conj(a, b) -> np.ndarray:
-    """a * conj(b) for complex arrays (broadcast), like ``cmul``."""
-    a, b = np.asarray(a), np.asarray(b)
-    return _complex(a.real * b.real + a.imag * b.imag, a.imag * b.real - a.real * b.imag)
+    """a * conj(b) for complex arrays, like ``cmul``."""
+    return _cmul(a, b, True)
 
 
 def abs2(z) -> np.ndarray:
-    """|z|**2 = re**2 + im**2 (real dtype of z)."""
+    """|z|**2 = re**2 + im**2 (float32 for complex64, else float64)."""
     z = np.asarray(z)
-    return z.real * z.real + z.imag * z.imag
+    z = z.astype(_complex_dtype(z), copy=False)
+    out = np.empty(z.shape, np.float32 if z.dtype == np.complex64 else np.float64)
+    if out.size:
+        (z3,) = _as3(z)
+        _abs2_kernel(z3, out.reshape(z3.shape))
+    return out
 
 
 def cabs(z) -> np.ndarray:
@@ -230,6 +297,13 @@ def _matmul_kernel(a, b, out):  # pragma: no cover - compiled
                 o[j] += aik * bk[j]
 
 
+def _writable(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous, writable float64 array (one compiled type; small matrices are
+    cheaper to copy than to wrap in read-only views)."""
+    a = np.ascontiguousarray(a)
+    return a if a.flags.writeable else a.copy()
+
+
 def matmul(a, b) -> np.ndarray:
     """``a @ b`` for 1-D or 2-D real arrays, float64, summed in index order."""
     a = np.asarray(a, np.float64)
@@ -241,7 +315,7 @@ def matmul(a, b) -> np.ndarray:
     if a2.shape[1] != b2.shape[0]:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align")
     out = np.empty((a2.shape[0], b2.shape[1]))
-    _matmul_kernel(kernel_input(a2), kernel_input(b2), out)
+    _matmul_kernel(_writable(a2), _writable(b2), out)
     if a.ndim == 1 and b.ndim == 1:
         return out[0, 0]
     if a.ndim == 1:
@@ -317,7 +391,7 @@ def inv(a) -> np.ndarray:
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
         raise ValueError(f"inv takes a square matrix, got {a.shape}")
     out = np.empty(a.shape)
-    if not _inv_kernel(kernel_input(a), out):
+    if not _inv_kernel(_writable(a), out):
         raise np.linalg.LinAlgError("singular matrix")
     return out
 
@@ -368,6 +442,9 @@ def warm_up() -> None:
     for v in (0.5, np.ones(2)):
         exp(v), log(v), log10(v), sincos(v), atan2(v, v)
     cis(np.ones(2))
+    for dt in (np.complex64, np.complex128):
+        cmul(np.ones(2, dt), np.ones(2, dt)), cmul_conj(np.ones(2, dt), np.ones(2, dt))
+        abs2(np.ones(2, dt)), angle(np.ones(2, dt))
     matmul(np.eye(2), np.ones(2))
     inner_conj(np.ones((2, 2), np.complex128), np.ones((2, 2), np.complex128))
     inv(np.eye(2))
