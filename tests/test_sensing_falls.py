@@ -1,0 +1,85 @@
+"""The fall event logic (wdp.sensing.falls): every rule, each shown to matter."""
+
+import numpy as np
+
+from wdp.sensing import falls
+from wdp.sensing.falls import FallRules
+
+RATE = 20.0
+
+
+def course(burst_s=(6.0, 7.5), after=0.01, floor=0.01, peak=1.0, n_s=15.0):
+    """A motion course: floor, a burst (triangle), then ``after`` until the end."""
+    n = int(n_s * RATE)
+    mc = np.full(n, floor)
+    a, b = int(burst_s[0] * RATE), int(burst_s[1] * RATE)
+    mid = (a + b) // 2
+    mc[a:mid] = np.linspace(floor, peak, mid - a)
+    mc[mid:b] = np.linspace(peak, after, b - mid)
+    mc[b:] = after
+    return mc
+
+
+RULES = FallRules(threshold=0.5, min_rise=3.0, still_ratio=0.4, max_active_s=3.0)
+
+
+def test_a_burst_then_stillness_is_a_candidate():
+    cands = falls.onsets(course(), RATE, RULES)
+    assert len(cands) == 1 and abs(cands[0] / RATE - 6.75) < 0.2
+
+
+def test_no_stillness_after_no_candidate():
+    """Someone who jumps or picks something up goes on moving."""
+    mc = course(after=0.45)
+    assert len(falls.onsets(mc, RATE, RULES)) == 0
+    assert len(falls.onsets(mc, RATE, FallRules(min_rise=3.0, still_ratio=1.0))) == 1
+
+
+def test_a_small_bump_is_not_an_onset():
+    mc = course(peak=0.02)
+    assert len(falls.onsets(mc, RATE, RULES)) == 0
+    assert len(falls.onsets(mc, RATE, FallRules(min_rise=1.0, still_ratio=0.9))) == 1
+
+
+def test_long_movement_is_not_a_fall_burst():
+    """Walking goes on: above half its height far longer than a fall."""
+    mc = np.full(int(15 * RATE), 0.01)
+    mc[int(2 * RATE) : int(10 * RATE)] = 0.8
+    mc[int(9 * RATE)] = 1.0  # its peak late, then stillness
+    assert len(falls.onsets(mc, RATE, RULES)) == 0
+    assert (
+        len(falls.onsets(mc, RATE, FallRules(min_rise=3.0, still_ratio=0.4, max_active_s=9))) == 1
+    )
+
+
+def test_stillness_must_be_measured_at_the_end_of_a_capture():
+    mc = course(burst_s=(13.5, 14.9))
+    rise, still, _ = falls.burst_shape(mc, int(np.argmax(mc)), RATE)
+    assert rise > 3 and still == np.inf
+    assert len(falls.onsets(mc, RATE, RULES)) == 0
+
+
+def test_threshold_and_refractory():
+    cands = np.array([int(2 * RATE), int(4 * RATE), int(12 * RATE), int(20 * RATE)])
+    events = falls.decide(cands, [0.9, 0.9, 0.3, 0.6], RATE, RULES)
+    # the second is within 5 s of the first, the third below the threshold
+    assert [t for t, _ in events] == [2.0, 20.0]
+    no_refractory = FallRules(threshold=0.5, refractory_s=0.0)
+    assert len(falls.decide(cands, [0.9, 0.9, 0.3, 0.6], RATE, no_refractory)) == 3
+
+
+def test_windows_around_a_peak():
+    idx = falls.around(100, RATE, n_windows=30, window_len=80, hop=10)
+    assert list(idx) == [5, 6, 7]
+    assert list(falls.around(0, RATE, 30, 80, 10)) == [0]
+    assert falls.around(5, RATE, 0, 80, 10).size == 0
+
+
+def test_fit_rules_let_the_training_falls_through_with_a_margin():
+    shapes = np.array([[5.0, 0.2, 1.5], [8.0, 0.3, 1.2], [6.0, np.inf, 2.0], [4.0, 0.25, 1.0]])
+    rules = falls.fit_rules(shapes, 0.4)
+    assert rules.threshold == 0.4
+    assert rules.min_rise <= 4.0 * 0.8 + 1e-12
+    assert 0.3 < rules.still_ratio <= 0.3 * 1.25 + 1e-12
+    assert rules.max_active_s >= 3.0
+    assert falls.fit_rules(np.zeros((0, 3)), 0.5) == FallRules(threshold=0.5)
