@@ -83,3 +83,43 @@ def test_fit_rules_let_the_training_falls_through_with_a_margin():
     assert 0.3 < rules.still_ratio <= 0.3 * 1.25 + 1e-12
     assert rules.max_active_s >= 3.0
     assert falls.fit_rules(np.zeros((0, 3)), 0.5) == FallRules(threshold=0.5)
+
+
+def _leaf_forest(classes, shares):
+    """A forest of one leaf: the same class shares for every input."""
+    from wdp.sensing.forest import Forest
+
+    return Forest(
+        {
+            "left": np.array([-1]),
+            "right": np.array([-1]),
+            "feature": np.array([-2]),
+            "threshold": np.array([-2.0]),
+            "value": np.array([shares], dtype=float),
+            "roots": np.array([0]),
+            "classes": np.array(classes),
+        }
+    )
+
+
+def test_the_activity_detector_must_agree_that_it_is_a_fall():
+    from wdp.sensing.detector import Detector
+    from wdp.sensing.features import WindowSpec
+
+    spec = WindowSpec(rate_hz=RATE)
+    mc = course()
+    feats = np.zeros(((mc.size - spec.length) // spec.hop + 1, 3))
+    fall = _leaf_forest([False, True], [0.1, 0.9])
+    says_walking = _leaf_forest(["fall", "walking"], [0.4, 0.6])
+    says_fall = _leaf_forest(["fall", "walking"], [0.6, 0.4])
+    det = Detector("intel5300", spec, says_walking, fall, RULES)
+    assert det.fall_events(feats, mc) == []
+    assert len(Detector("intel5300", spec, says_fall, fall, RULES).fall_events(feats, mc)) == 1
+    no_rule = Detector("intel5300", spec, says_walking, fall, attrs_evolve(RULES))
+    assert len(no_rule.fall_events(feats, mc)) == 1
+
+
+def attrs_evolve(rules):
+    import attrs
+
+    return attrs.evolve(rules, activity_agrees=False)

@@ -108,10 +108,17 @@ class Detector:
         rate = self.spec.rate_hz
         cands = falls.onsets(mc, rate, self.rules)
         probs = []
+        fall_class = self.classes.index("fall") if "fall" in self.classes else -1
         for pk in cands:
             idx = falls.around(int(pk), rate, feats.shape[0], self.spec.length, self.spec.hop)
-            p = self.fall.predict_proba(feats[idx])[:, 1] if idx.size else np.zeros(1)
-            probs.append(float(p.mean()))
+            if idx.size == 0:
+                probs.append(0.0)
+                continue
+            p = float(self.fall.predict_proba(feats[idx])[:, 1].mean())
+            if self.rules.activity_agrees and fall_class >= 0:
+                act = self.activity.predict_proba(feats[idx]).mean(axis=0)
+                p = p if int(np.argmax(act)) == fall_class else 0.0
+            probs.append(p)
         return falls.decide(cands, probs, rate, self.rules)
 
 

@@ -15,7 +15,11 @@ up. So a fall is an *event* found in three steps:
    squats or picks something up goes on moving or stands back up). At the end of a
    capture, at least 0.5 s of that span must be there.
 3. **The model**: the fall forest's mean probability over the windows centred 0.5 s
-   before, at and 0.5 s after the peak reaches ``threshold``.
+   before, at and 0.5 s after the peak reaches ``threshold``, and (``activity_agrees``,
+   when the activity detector knows falls) the activity detector's most likely class
+   over the same windows is a fall. Leave-one-subject-out on intel5300-har11 the
+   agreement took false alarms from 35 to 22 (of them pick-up 17 to 11) for one fall
+   of 46 found.
 
 Events closer than ``refractory_s`` to the previous one are one event. The rules'
 numbers are fitted per hardware profile when training (``fit_rules``) and stored in
@@ -41,6 +45,7 @@ class FallRules:
     max_active_s: float = 5.0
     peak_halfwidth_s: float = 2.0
     refractory_s: float = 5.0
+    activity_agrees: bool = True
 
 
 def _floor(mc: np.ndarray, pk: int, rate_hz: float) -> float:
