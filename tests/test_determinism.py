@@ -12,13 +12,16 @@ other CPUs' parts by switching them off:
 - ``NPY_DISABLE_CPU_FEATURES``: numpy's AVX-512 dispatch targets, then every target
   above its baseline (AVX2 and FMA3 too; numpy refuses to switch off the baseline);
 - ``GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2,-FMA,-AVX512F``: libm's non-FMA exp, log,
-  sin, cos, atan2 and pow (the names without ``_Usable``: glibc 2.33 and later).
+  sin, cos, atan2 and pow (the names without ``_Usable``: glibc 2.33 and later);
+- ``NUMBA_CPU_NAME=generic`` (in the last setting only, with all of the above):
+  numba's kernels compiled for SSE2 instead of this CPU's AVX-512.
 
 One child process per setting replays every recording (``tools/update_golden.py``'s
 replay) and reports its digests together with proof that its setting took effect (the
 OpenBLAS core name, numpy's switched-off features, a hash of libm results that must
-differ from the default's). The last setting switches all three at once. Children run
-two at a time; the test takes about 45 s here.
+differ from the default's, numba's target CPU). Children run two at a time; the test
+takes 45 to 85 s here (the machine is shared), 30 s more while numba compiles for the
+generic CPU the first time.
 """
 
 from __future__ import annotations
@@ -61,10 +64,13 @@ def settings() -> dict[str, dict[str, str]]:
         "numpy-no-avx512": {"NPY_DISABLE_CPU_FEATURES": " ".join(avx512)},
         "numpy-baseline-only": {"NPY_DISABLE_CPU_FEATURES": " ".join(every)},
         "glibc-no-fma": {"GLIBC_TUNABLES": GLIBC_NO_FMA},
-        "all-off": {  # the three together: the nearest this CPU gets to an old one
+        "all-off": {  # all together: the nearest this CPU gets to an old one
             "OPENBLAS_CORETYPE": "Prescott",
             "NPY_DISABLE_CPU_FEATURES": " ".join(every),
             "GLIBC_TUNABLES": GLIBC_NO_FMA,
+            # numba's kernels compiled for plain x86-64 (SSE2): the first run compiles
+            # them (about 30 s), later runs load them from numba's on-disk cache
+            "NUMBA_CPU_NAME": "generic",
         },
     }
 
@@ -99,6 +105,7 @@ def _libm_hash() -> str:
 def child_report() -> dict:
     """Replay every bundled recording; the digests and the kernels this process ran."""
     sys.path.insert(0, str(ROOT / "tools"))
+    import numba
     import update_golden
     from numpy._core import _multiarray_umath as umath
 
@@ -108,6 +115,7 @@ def child_report() -> dict:
         "openblas_core": _openblas_core(),
         "npy_still_on": [t for t in disabled if umath.__cpu_features__.get(t)],
         "libm": _libm_hash(),
+        "numba_cpu": numba.config.CPU_NAME or "host",
     }
 
 
@@ -140,6 +148,9 @@ def _check_setting_took_effect(name: str, env: dict[str, str], got: dict, defaul
             f"{name}: OpenBLAS ran its default kernel {core}, not {want_core}"
         )
     assert not got["npy_still_on"], f"{name}: numpy kept {got['npy_still_on']} switched on"
+    want_cpu = env.get("NUMBA_CPU_NAME")
+    if want_cpu:
+        assert got["numba_cpu"] == want_cpu, f"{name}: numba compiled for {got['numba_cpu']}"
     if "GLIBC_TUNABLES" in env and _npy_targets()[1]:  # a CPU with AVX2/FMA
         assert got["libm"] != default["libm"], (
             f"{name}: libm gave the same bits as by default: {env['GLIBC_TUNABLES']} had no "
