@@ -1,9 +1,6 @@
 """The motion tier: each rule of the window variability, the gate, the detector's states,
 calibration files, and the goals measured on the public real captures."""
 
-import os
-from pathlib import Path
-
 import attrs
 import numpy as np
 import pytest
@@ -17,7 +14,6 @@ from wdp.sensing.motion import (
     window_features,
 )
 
-REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "real-data"
 CFG = MotionConfig()
 
 
@@ -222,16 +218,6 @@ def test_same_windows_same_bits():
 
 
 # -- the public real captures ------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def real_data() -> Path:
-    """The public labelled captures; skip without them, but fail under CI."""
-    if not REAL_DATA.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but the real captures are missing at {REAL_DATA}")
-        pytest.skip(f"real captures not found at {REAL_DATA}")
-    return REAL_DATA
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """End to end: ``wdp train --labels`` and ``wdp eval --labels`` on a handful of real
 labelled captures (skipped without ../shared/real-data, failed under CI)."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,6 @@ REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-data"
 HAR11 = REAL / "intel5300-har11" / "0510"
 #: (folder, label, files): two subjects, three fall-like classes and a moving one.
 PICK = (("falldown", "fall"), ("pick up", "pick_up"), ("walking", "walking"), ("jump", "jump"))
-
-
-@pytest.fixture(scope="module")
-def real_data() -> Path:
-    """The real-data folder; skip without it, but fail under CI."""
-    if not HAR11.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but the real labelled data is missing at {REAL}")
-        pytest.skip(f"real labelled data not found at {REAL}")
-    return REAL
 
 
 @pytest.fixture(scope="module")
