@@ -15,6 +15,7 @@ import numpy as np
 from wdp.camera import Camera
 from wdp.pipeline import (
     EnvironmentPipeline,
+    Observation,
     ObservationNoise,
     PipelineConfig,
     run_windows,
@@ -82,3 +83,12 @@ def run(
 
 def of_type(events, type_: str) -> list:
     return [e for e in events if e.TYPE == type_]
+
+
+def person(x: float, y: float, vx: float | None = None, vy: float = 0.0, conf: float = 0.9):
+    """An observation of a standing person at (x, y)."""
+    kp = np.zeros((17, 3))
+    kp[:, 0], kp[:, 1] = x, y
+    kp[:, 2] = np.linspace(1.6, 0.1, 17)
+    velocity = None if vx is None else (vx, vy, 0.0)
+    return Observation((x, y, 0.0), velocity, kp, np.ones(17), np.eye(5)[0], conf)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from pipeline_truth import ENV, RECORDINGS, of_type, run
+from pipeline_truth import ENV, RECORDINGS, of_type, person, run
 
 from wdp.camera import Camera
 from wdp.pipeline import (
@@ -17,15 +17,6 @@ from wdp.pipeline import (
 
 NS = 1_000_000_000
 HOP_NS = NS // 10
-
-
-def person(x: float, y: float, vx: float | None = None, vy: float = 0.0, conf: float = 0.9):
-    """An observation of a standing person at (x, y)."""
-    kp = np.zeros((17, 3))
-    kp[:, 0], kp[:, 1] = x, y
-    kp[:, 2] = np.linspace(1.6, 0.1, 17)
-    velocity = None if vx is None else (vx, vy, 0.0)
-    return Observation((x, y, 0.0), velocity, kp, np.ones(17), np.eye(5)[0], conf)
 
 
 def ended_at(seen):

@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pipeline_truth import person
 
 from wdp.camera import Camera
-from wdp.pipeline import Observation, Tracker
+from wdp.pipeline import Tracker
 
 NS = 1_000_000_000
 HOP = NS // 10
 SEEDS = range(4)
-
-
-def person(x: float, y: float, vx: float | None = None, vy: float = 0.0, conf: float = 0.9):
-    kp = np.zeros((17, 3))
-    kp[:, 0], kp[:, 1] = x, y
-    kp[:, 2] = np.linspace(1.6, 0.1, 17)
-    velocity = None if vx is None else (vx, vy, 0.0)
-    return Observation((x, y, 0.0), velocity, kp, np.ones(17), np.eye(5)[0], conf)
 
 
 def tracking_events(step) -> list[tuple[str, int]]:
