@@ -580,3 +580,40 @@ def test_recordings_without_the_source_mac_column_still_read(tmp_path):
         back = list(r.frames())
         assert [f.source_mac for f in back] == [""] * 3 and len(back) == 3
         assert r.column("r1", "source_mac").tolist() == [0, 0, 0]
+
+
+def test_label_and_group_are_root_attributes_and_optional(tmp_path):
+    """A labelled training session (``wdp record --label``) keeps its label and group as
+    root attributes that plain h5py reads; an unlabelled file has neither, as files
+    written before labels existed, and reads as ""."""
+    labelled, plain = tmp_path / "walk.h5", tmp_path / "plain.h5"
+    record_sample(labelled, mixed_frames(3), label="sit down", label_group="alice")
+    record_sample(plain, mixed_frames(3))
+    with h5py.File(labelled, "r") as f:
+        assert (f.attrs["label"], f.attrs["label_group"]) == ("sit down", "alice")
+    with h5py.File(plain, "r") as f:
+        assert "label" not in f.attrs and "label_group" not in f.attrs
+    with open_recording(labelled) as r:
+        assert (r.attrs.label, r.attrs.label_group) == ("sit down", "alice")
+    with open_recording(plain) as r:
+        assert (r.attrs.label, r.attrs.label_group) == ("", "")
+    assert "  label: sit down, group alice" in format_summary(summarize(labelled))
+    assert "  label:" not in format_summary(summarize(plain))
+
+
+@pytest.mark.parametrize(
+    "label, group, fragment",
+    [
+        ("a,b", "", "label must not contain a comma"),
+        ("walk\ning", "", "newline"),
+        ("walking", "alice\r", "label_group must not contain a newline"),
+        (" walking", "", "start or end with a space"),
+        ("x" * 65, "", "at most 64"),
+    ],
+)
+def test_bad_labels_are_refused_before_the_file_is_made(tmp_path, label, group, fragment):
+    path = tmp_path / "bad.h5"
+    with pytest.raises(RecordingError, match=fragment) as exc:
+        Recorder(path, [info()], label=label, label_group=group)
+    assert str(path) in str(exc.value) and "\n" not in str(exc.value)  # one line
+    assert not path.exists()

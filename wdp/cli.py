@@ -43,6 +43,38 @@ def _source_mac(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _label(value: str) -> str:
+    """A ``--label`` or ``--group`` value: one CSV cell (no commas, newlines, edge spaces)."""
+    from wdp.recorder.schema import check_label
+
+    try:
+        return check_label(value, "the value")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_label_options(p: argparse.ArgumentParser) -> None:
+    """``--label`` / ``--group`` of ``wdp import`` and ``wdp record``: a training session."""
+    p.add_argument(
+        "--label",
+        type=_label,
+        default=None,
+        help="what the person was doing (e.g. walking, fall): a labelled session for wdp train",
+    )
+    p.add_argument(
+        "--group",
+        type=_label,
+        default=None,
+        help="who or where (person or room): the unit wdp eval --leave-one-out group leaves out",
+    )
+
+
+def _label_note(args: argparse.Namespace) -> str:
+    """`` (label walking, group alice)`` for the summary line of a labelled session."""
+    parts = [f"{k} {v}" for k, v in (("label", args.label), ("group", args.group)) if v]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def _positive_seconds(value: str) -> float:
     try:
         seconds = float(value)
@@ -119,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep frames of every bandwidth and subcarrier layout (default: the most common)",
     )
+    _add_label_options(p)
     p.set_defaults(run=_cmd_import)
 
     p = commands.add_parser("record", help="record a live UDP source")
@@ -128,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="recording to write (.h5)")
     p.add_argument("--duration", type=_positive_seconds, default=None, help="seconds")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_label_options(p)
     p.set_defaults(run=_cmd_record)
 
     p = commands.add_parser("simulate", help="simulate a scenario into a recording")
@@ -287,6 +321,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
         split_transmitters=args.split_transmitters,
         keep_majority_layout=not args.all_layouts,
         progress=not args.quiet,
+        label=args.label or "",
+        label_group=args.group or "",
     )
     for line in report.problems[:MAX_PROBLEMS_SHOWN]:
         print(f"wdp import: skipped: {line}", file=sys.stderr)
@@ -303,7 +339,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
         f"imported {report.frames} frames from {report.records} records "
         f"({report.format}), skipped {report.skipped}, dropped {dropped}"
         + (f" ({reasons})" if reasons else "")
-        + f"{routers} -> {report.out}"
+        + f"{routers} -> {report.out}{_label_note(args)}"
     )
     return EXIT_OK if report.frames else EXIT_FAILED
 
@@ -316,12 +352,19 @@ def _cmd_record(args: argparse.Namespace) -> int:
     _refuse_overwrite(args.out)
     print(f"recording {source.url} as router {source.router_id} -> {args.out}", file=sys.stderr)
     report = trio.run(
-        lambda: record_source(source, args.out, duration_s=args.duration, progress=not args.quiet)
+        lambda: record_source(
+            source,
+            args.out,
+            duration_s=args.duration,
+            progress=not args.quiet,
+            label=args.label or "",
+            label_group=args.group or "",
+        )
     )
     skipped = ", ".join(f"{k} {v}" for k, v in sorted(report.stats.skipped.items())) or "none"
     print(
         f"recorded {report.frames} frames from {report.datagrams} datagrams "
-        f"(skipped: {skipped}) -> {report.out}"
+        f"(skipped: {skipped}) -> {report.out}{_label_note(args)}"
     )
     return EXIT_OK
 

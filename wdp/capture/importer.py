@@ -108,11 +108,15 @@ def import_capture(
     split_transmitters: bool = False,
     keep_majority_layout: bool = True,
     progress: bool = True,
+    label: str = "",
+    label_group: str = "",
 ) -> ImportReport:
     """Read ``path`` and record its frames and raw records to ``out``.
 
-    ``source_mac`` and ``keep_majority_layout`` are ``read_capture``'s. Raises
-    CaptureFileError when nothing could be read (no output file is left behind).
+    ``source_mac`` and ``keep_majority_layout`` are ``read_capture``'s; ``label`` and
+    ``label_group`` the Recorder's (a capture labelled elsewhere becomes a training
+    session). Raises CaptureFileError when nothing could be read (no output file is
+    left behind).
     """
     parts = _parts(
         path, format, router_id, environment_id, source_mac, split_transmitters,
@@ -140,7 +144,14 @@ def import_capture(
     total = sum(p.frames for _, p in parts)
     source = f"import {Path(path).name} (format {fmt})"
     with (
-        Recorder(Path(out), routers=infos, source=source, config=json.dumps(config)) as rec,
+        Recorder(
+            Path(out),
+            routers=infos,
+            source=source,
+            config=json.dumps(config),
+            label=label,
+            label_group=label_group,
+        ) as rec,
         tqdm(total=total, unit="frame", disable=not progress, desc="import") as bar,
     ):
         for rid, part in parts:

@@ -42,10 +42,13 @@ async def record_source(
     handle_signals: bool = True,
     stop: trio.Event | None = None,
     parser: PacketParser | None = None,
+    label: str = "",
+    label_group: str = "",
     task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED,
 ) -> RecordReport:
     """Capture ``source`` into ``out``; stop after ``duration_s``, SIGINT or SIGTERM,
     or when ``stop`` is set. ``parser`` may be given to watch its counters while it runs.
+    ``label`` and ``label_group`` mark the session for training (the Recorder's).
 
     Reports the bound address through ``task_status`` once the socket listens. Every
     datagram already received when the stop comes is written, and the file is closed
@@ -62,7 +65,14 @@ async def record_source(
     counts = {"datagrams": 0, "frames": 0}
     send, receive = trio.open_memory_channel(64)
     with (
-        Recorder(out, routers=infos, source=source.url, config=config) as rec,
+        Recorder(
+            out,
+            routers=infos,
+            source=source.url,
+            config=config,
+            label=label,
+            label_group=label_group,
+        ) as rec,
         tqdm(unit="frame", disable=not progress, desc="record") as bar,
     ):
 

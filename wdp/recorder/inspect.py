@@ -83,6 +83,8 @@ class RecordingSummary:
     start_time_iso: str
     routers: tuple[RouterSummary, ...]
     truth: TruthSummary | None = None
+    label: str = ""  # a labelled training session's label and group ("" if none)
+    label_group: str = ""
 
     @property
     def frames(self) -> int:
@@ -168,6 +170,8 @@ def summarize(path: str | os.PathLike) -> RecordingSummary:
         start_time_iso=a.start_time_iso,
         routers=routers,
         truth=truth,
+        label=a.label,
+        label_group=a.label_group,
     )
 
 
@@ -196,6 +200,9 @@ def format_summary(s: RecordingSummary) -> str:
         f"  started: {s.start_time_iso}",
         f"  routers: {len(s.routers)}, frames: {s.frames}",
     ]
+    if s.label or s.label_group:
+        group = f", group {s.label_group}" if s.label_group else ""
+        lines.insert(4, f"  label: {s.label or '(none)'}{group}")
     for r in s.routers:
         env = f", environment {r.environment_id}" if r.environment_id else ""
         lines.append(f"  router {r.router_id} ({r.hw_format}{env}): {r.frames} frames")

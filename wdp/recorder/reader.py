@@ -47,6 +47,10 @@ class RecordingAttrs:
     config_json: str
     start_time_ns: int
     start_time_iso: str
+    #: What the recorded person was doing and who or where (``wdp record --label``);
+    #: "" in unlabelled recordings and in files written before labels existed.
+    label: str = ""
+    label_group: str = ""
 
 
 class _RouterReader:
@@ -436,6 +440,8 @@ def _read_attrs(file: h5py.File) -> RecordingAttrs:
         config_json=config_json,
         start_time_ns=int(a["start_time_ns"]),
         start_time_iso=_text(a["start_time_iso"]),
+        label=_text(a.get("label", "")),
+        label_group=_text(a.get("label_group", "")),
     )
 
 

@@ -70,6 +70,30 @@ COLUMNS_1D = {
 OPTIONAL_COLUMNS = {"source_mac": 0}
 
 
+#: Longest ``label`` / ``label_group`` a recording takes.
+MAX_LABEL_CHARS = 64
+
+
+def check_label(value: str, what: str = "label") -> str:
+    """``value`` if it can be a recording's label (or group), else ValueError saying why.
+
+    Labels end up as cells of manifest CSVs and lines of ``wdp eval`` tables, so a comma,
+    a newline or any other control character would split them; surrounding spaces would
+    make two labels that look the same differ.
+    """
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{what} must not be empty")
+    if len(value) > MAX_LABEL_CHARS:
+        raise ValueError(f"{what} must be at most {MAX_LABEL_CHARS} characters, got {len(value)}")
+    if "," in value:
+        raise ValueError(f"{what} must not contain a comma, got {value!r}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"{what} must not contain a newline or control character, got {value!r}")
+    if value != value.strip():
+        raise ValueError(f"{what} must not start or end with a space, got {value!r}")
+    return value
+
+
 class RecordingError(Exception):
     """A recording that cannot be written or read; the message is one line for the user."""
 

@@ -442,7 +442,9 @@ class Recorder:
 
     ``clock`` (monotonic seconds) drives the flush policy and can be injected in tests;
     ``wall_clock_ns`` stamps the start time. An existing file is never overwritten
-    unless ``overwrite`` is true.
+    unless ``overwrite`` is true. ``label`` (what the person recorded was doing) and
+    ``label_group`` (who or where, for leave-one-group-out figures) make the file a
+    labelled training session; they become root attributes, written only when given.
     """
 
     def __init__(
@@ -458,8 +460,15 @@ class Recorder:
         overwrite: bool = False,
         wall_clock_ns: Callable[[], int] = time.time_ns,
         truth: truth_mod.TruthSpec | None = None,
+        label: str = "",
+        label_group: str = "",
     ) -> None:
         self.path = Path(path)
+        labels = {"label": label, "label_group": label_group}
+        try:
+            labels = {k: schema.check_label(v, k) for k, v in labels.items() if v}
+        except ValueError as e:
+            raise RecordingError(f"{self.path}: {e}") from None
         infos = tuple(routers)
         ids = [r.router_id for r in infos]
         if len(set(ids)) != len(ids):
@@ -488,6 +497,8 @@ class Recorder:
             ) from None
         try:
             self._routers = self._create(infos, source, config, chunk_frames)
+            for name, value in labels.items():
+                self._file.attrs[name] = value
             self._truth = None
             if truth is not None:
                 group = self._file[schema.TRUTH_GROUP]
