@@ -30,8 +30,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from wdp.capture.formats import read_capture
-from wdp.sensing.stream import CsiStream, StreamError, from_batch, resample
+from wdp.sensing.stream import CsiStream, StreamError, from_batch, load_batch, resample
 
 #: Number of equal time segments the motion course of a window is summarised in.
 SEGMENTS = 8
@@ -277,10 +276,7 @@ def load_capture(
 ) -> Capture:
     """A capture file (any format wdp reads, narrowed to one transmitter and layout) on
     the ``rate_hz`` grid, optionally only ``[start_s, end_s)``."""
-    result = read_capture(path)
-    if result.batch is None or len(result.batch) == 0:
-        raise StreamError(f"{path}: no CSI frames")
-    batch = result.batch
+    batch = load_batch(path)
     stream = from_batch(batch).between(start_s, end_s)
     if stream.t_s.shape[0] < 2:
         raise StreamError(f"{path}: fewer than two frames in the labelled span")

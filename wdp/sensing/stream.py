@@ -88,15 +88,47 @@ def from_batch(batch: FrameBatch) -> CsiStream:
     return CsiStream(t_s, amp, batch.hw_format, n_tx, n_rx, int((~keep).sum()))
 
 
-def load_stream(path: str | Path, *, format: str = "auto") -> CsiStream:
-    """A capture file (any format ``wdp import`` reads) as a ``CsiStream``.
+#: File endings of wdp recordings (HDF5); anything else is read as a capture file.
+RECORDING_SUFFIXES = (".h5", ".hdf5")
+
+
+def load_batch(path: str | Path, *, format: str = "auto") -> FrameBatch:
+    """The frames of a capture file (any format ``wdp import`` reads, narrowed to one
+    transmitter and layout) or of a wdp recording of one router (``wdp record``,
+    ``wdp import``: a user's labelled sessions are recordings).
 
     StreamError or CaptureFileError (one line naming the file) when nothing is usable.
     """
-    result = read_capture(path, format=format, router_id="r", environment_id="e")
-    if result.batch is None or len(result.batch) == 0:
+    if Path(path).suffix.lower() not in RECORDING_SUFFIXES:
+        result = read_capture(path, format=format, router_id="r", environment_id="e")
+        batch = result.batch
+    else:
+        batch = _recording_batch(Path(path))
+    if batch is None or len(batch) == 0:
         raise StreamError(f"{path}: no CSI frames")
-    return from_batch(result.batch)
+    return batch
+
+
+def _recording_batch(path: Path) -> FrameBatch | None:
+    """The one router's frames of a recording (the sensing tier learns one link at a time)."""
+    from wdp.recorder import RecordingError, open_recording
+
+    try:
+        with open_recording(path) as rec:
+            ids = [r.router_id for r in rec.routers]
+            if len(ids) != 1:
+                raise StreamError(
+                    f"{path}: a recording of {len(ids)} routers ({', '.join(ids) or 'none'}); "
+                    "a labelled session holds one"
+                )
+            return rec.read_batch(ids[0])
+    except RecordingError as exc:
+        raise StreamError(str(exc)) from None
+
+
+def load_stream(path: str | Path, *, format: str = "auto") -> CsiStream:
+    """A capture file or one-router recording (see ``load_batch``) as a ``CsiStream``."""
+    return from_batch(load_batch(path, format=format))
 
 
 def resample(stream: CsiStream, rate_hz: float) -> CsiStream:
