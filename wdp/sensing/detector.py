@@ -136,3 +136,12 @@ def active_windows(mc: np.ndarray, spec: WindowSpec, n_windows: int) -> np.ndarr
 def capture_motion(amp: np.ndarray, rate_hz: float) -> np.ndarray:
     """The motion course the detectors use (1 s smoothing)."""
     return motion_course(amp, rate_hz, 1.0)
+
+
+def chain_pair_phasors(csi: np.ndarray) -> np.ndarray | None:
+    """Unit phasors of chain pairs of CSI [N, n_tx, n_rx, subcarriers] as the detectors'
+    phasor features see them (None with one receive chain): for ``wdp.sensing.live``,
+    which builds a capture's grid frame by frame."""
+    from wdp.sensing.features import _pair_phasors
+
+    return _pair_phasors(csi)
