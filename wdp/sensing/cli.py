@@ -1,9 +1,10 @@
 """``wdp train --labels`` and ``wdp eval --labels``: the activity and fall detectors of
 one hardware profile, from labelled real captures.
 
-``--labels`` takes a manifest CSV, a folder of class folders, or one of the public
-real-data sets' folders (``.../real-data/intel5300-har11``: its subjects' spellings
-folded), and may be repeated to pool sets of one profile.
+``--labels`` takes a manifest CSV, a folder of class folders and labelled recordings
+(``wdp record --label``), or one of the public real-data sets' folders
+(``.../real-data/intel5300-har11``: its subjects' spellings folded), and may be repeated
+to pool sets of one profile.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from wdp.sensing.learn import (
     train_detector,
 )
 from wdp.sensing.manifest import SHARED_DATASETS, ManifestError, read_labels, shared_datasets
-from wdp.sensing.stream import StreamError
+from wdp.sensing.stream import RECORDING_SUFFIXES, StreamError
 
 #: Where extracted window features are kept between runs.
 DEFAULT_CACHE = Path(".wdp") / "cache" / "sensing"
@@ -39,8 +40,9 @@ def add_label_arguments(p: argparse.ArgumentParser, *, train: bool) -> None:
         "--labels",
         action="append",
         default=None,
-        help="labelled real captures: manifest CSV, folder of class folders, or a real-data "
-        "set folder (repeatable); trains/evaluates the activity and fall detector",
+        help="labelled real captures: manifest CSV, folder of class folders and labelled "
+        "recordings, or a real-data set folder (repeatable); trains/evaluates the activity "
+        "and fall detector",
     )
     p.add_argument(
         "--profile",
@@ -131,6 +133,15 @@ def run_eval(args: argparse.Namespace) -> int:
     if det is None and not args.leave_one_out:
         print("wdp eval: error: --labels needs --detector or --leave-one-out", file=sys.stderr)
         return 1
+    unknown = [e for e in entries if det is not None and e.label not in det.classes]
+    if unknown:
+        more = f" (and {len(unknown) - 1} more files)" if len(unknown) > 1 else ""
+        print(
+            f"wdp eval: error: {unknown[0].path}: label {unknown[0].label!r} is not a class of "
+            f"{args.detector} ({', '.join(det.classes)}){more}",
+            file=sys.stderr,
+        )
+        return 1
     if det is not None:
         spec = det.spec
     else:
@@ -155,6 +166,17 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def _guess_profile(entries) -> str:
-    """The profile the captures' files suggest when none is given (pcaps: nexmon)."""
+    """The profile the captures' files suggest when none is given (pcaps: nexmon; a
+    recording: its router's hardware)."""
     suffixes = {e.path.suffix.lower() for e in entries}
+    if entries and suffixes <= set(RECORDING_SUFFIXES):
+        from wdp.recorder import RecordingError, open_recording
+
+        try:
+            with open_recording(entries[0].path) as rec:
+                hw = {r.hw_format for r in rec.routers}
+        except RecordingError:
+            hw = set()
+        if len(hw) == 1 and next(iter(hw)) in PROFILE_RATES:
+            return next(iter(hw))
     return "nexmon" if suffixes == {".pcap"} else "intel5300"

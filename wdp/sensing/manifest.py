@@ -1,13 +1,20 @@
 """Labelled capture files: the training and evaluation input of the real-data detectors.
 
-A user teaches wdp a room with labelled captures, given either as
+A user teaches wdp a room with labelled captures (capture files of any format
+``wdp import`` reads, or wdp recordings), given either as
 
 - a **manifest**: a CSV file with a header and the columns ``file,label`` and optionally
   ``group`` (who or where: the unit left out in leave-one-out figures), ``start_s`` and
   ``end_s`` (the labelled part of the file, seconds from its first frame); relative
-  paths are relative to the manifest; or
-- **class folders**: ``ROOT/<label>/<file>``, every capture file under a folder named
-  for its class (the group is then the file's name up to its first ``_`` or digit).
+  paths are relative to the manifest; a recording's empty label or group cell is taken
+  from the recording (``wdp record --label --group``); or
+- a **folder**: ``ROOT/<label>/<file>``, every capture file under a folder named for
+  its class, and ``ROOT/<recording>.h5``, labelled recordings (label and group read
+  from the file). The group is the recording's ``label_group``, else the file's name
+  up to its first ``_`` or digit.
+
+A label a recording was made with must agree with the manifest row or class folder
+that names it: a disagreement is an error, never silently one or the other.
 
 ``shared_datasets`` lists the four public real-data sets (Intel 5300 HAR, nexmon falls,
 ESP32 quiet vs movement, WiAR) with their labels and the person or session that is left
@@ -18,13 +25,18 @@ person are folded into one group.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from pathlib import Path
 
 import attrs
 
-#: File endings of capture files (anything else under a class folder is ignored).
-CAPTURE_SUFFIXES = (".dat", ".pcap", ".csv", ".npz", ".h5")
+from wdp.recorder.schema import check_label
+from wdp.sensing.stream import RECORDING_SUFFIXES
+
+#: File endings of capture files and recordings (anything else under a class folder is
+#: ignored).
+CAPTURE_SUFFIXES = (".dat", ".pcap", ".csv", ".npz", *RECORDING_SUFFIXES)
 
 
 class ManifestError(ValueError):
@@ -63,18 +75,22 @@ def read_manifest(path: str | Path) -> list[LabelledFile]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(f"cannot read manifest {path}: {exc}") from None
-    rows = list(csv.DictReader(text.splitlines()))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows, first = [], 2  # (first line, row): a quoted cell may span lines
+    for row in reader:
+        rows.append((first, row))
+        first = reader.line_num + 1
     if not rows:
         raise ManifestError(f"{path}: no entries (a header 'file,label' and one row per file)")
-    missing = {"file", "label"} - set(rows[0].keys())
+    missing = {"file", "label"} - set(reader.fieldnames or ())
     if missing:
         raise ManifestError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
     entries = []
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         where = f"{path}:{line}"
-        file, label = (row.get("file") or "").strip(), (row.get("label") or "").strip()
-        if not file or not label:
-            raise ManifestError(f"{where}: file and label must not be empty")
+        file = (row.get("file") or "").strip()
+        if not file:
+            raise ManifestError(f"{where}: file must not be empty")
         start = _optional_seconds(row.get("start_s"), where, "start_s")
         end = _optional_seconds(row.get("end_s"), where, "end_s")
         if start is not None and end is not None and end <= start:
@@ -82,29 +98,91 @@ def read_manifest(path: str | Path) -> list[LabelledFile]:
         full = Path(file) if Path(file).is_absolute() else path.parent / file
         if not full.is_file():
             raise ManifestError(f"{where}: no such file {full}")
-        group = (row.get("group") or "").strip() or _group_from_name(full.name)
+        label = (row.get("label") or "").strip()
+        label, group = _labelled(full, label, (row.get("group") or "").strip(), where)
         entries.append(LabelledFile(full, label, group, start, end))
     return entries
 
 
+def _labelled(file: Path, label: str, group: str, where: str) -> tuple[str, str]:
+    """The label and group of ``file`` as named at ``where`` (a manifest row or class
+    folder; "" when not named), completed from the file if it is a labelled recording."""
+    try:
+        for value, what in ((label, "label"), (group, "group")):
+            if value:
+                check_label(value, what)
+    except ValueError as exc:
+        raise ManifestError(f"{where}: {exc}") from None
+    if file.suffix.lower() in RECORDING_SUFFIXES:
+        try:
+            recorded, recorded_group = recording_label(file)
+        except ManifestError as exc:
+            raise ManifestError(f"{where}: {exc}") from None
+        if label and recorded and label != recorded:
+            raise ManifestError(
+                f"{where}: labelled {label!r}, but {file} was recorded as {recorded!r}"
+            )
+        label, group = label or recorded, group or recorded_group
+    if not label:
+        raise ManifestError(
+            f"{where}: no label for {file} (give one, or record it with wdp record --label)"
+        )
+    return label, group or _group_from_name(file.name)
+
+
+def recording_label(path: Path) -> tuple[str, str]:
+    """The ``label`` and ``label_group`` a wdp recording was made with ("" where none);
+    ManifestError (one line naming the file) for a file that is not a wdp recording."""
+    from wdp.recorder import RecordingError, open_recording
+
+    try:
+        with open_recording(path) as rec:
+            label, group = rec.attrs.label, rec.attrs.label_group
+    except RecordingError as exc:
+        raise ManifestError(str(exc)) from None
+    try:  # wdp writes only valid ones; another tool may not have
+        for value, what in ((label, "label"), (group, "label_group")):
+            if value:
+                check_label(value, what)
+    except ValueError as exc:
+        raise ManifestError(f"{path}: recorded {exc}") from None
+    return label, group
+
+
 def from_class_folders(root: str | Path, *, dataset: str = "") -> list[LabelledFile]:
-    """Every capture file under ``root/<label>/`` (sorted), labelled by its folder."""
+    """Every capture file under ``root/<label>/`` (sorted), labelled by its folder, and
+    every labelled recording in ``root`` itself (a folder of ``wdp record --label``
+    sessions). A recording there without a label is an error naming it."""
     root = Path(root)
     if not root.is_dir():
-        raise ManifestError(f"{root} is not a folder of class folders")
-    entries = [
-        LabelledFile(f, folder.name, _group_from_name(f.name), dataset=dataset)
-        for folder in sorted(p for p in root.iterdir() if p.is_dir())
-        for f in sorted(folder.iterdir())
-        if f.is_file() and f.suffix.lower() in CAPTURE_SUFFIXES
-    ]
+        raise ManifestError(f"{root} is not a folder of class folders or recordings")
+    entries = []
+    for f in sorted(p for p in root.iterdir() if p.is_file()):
+        if f.suffix.lower() in RECORDING_SUFFIXES:
+            label, group = recording_label(f)
+            if not label:
+                raise ManifestError(
+                    f"{f}: a recording without a label: record it with --label, or move it "
+                    "into a folder named for its class"
+                )
+            entries.append(
+                LabelledFile(f, label, group or _group_from_name(f.name), dataset=dataset)
+            )
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        for f in sorted(folder.iterdir()):
+            if f.is_file() and f.suffix.lower() in CAPTURE_SUFFIXES:
+                label, group = _labelled(f, folder.name, "", f"class folder {folder}")
+                entries.append(LabelledFile(f, label, group, dataset=dataset))
     if not entries:
-        raise ManifestError(f"{root}: no capture files under any class folder")
+        raise ManifestError(
+            f"{root}: no labelled recordings and no capture files under any class folder"
+        )
     return entries
 
 
 def read_labels(source: str | Path) -> list[LabelledFile]:
-    """A manifest file or a folder of class folders, whichever ``source`` is."""
+    """A manifest file, or a folder of class folders and labelled recordings, whichever
+    ``source`` is."""
     source = Path(source)
     return from_class_folders(source) if source.is_dir() else read_manifest(source)
 
