@@ -190,12 +190,35 @@ def test_eval_refuses_a_label_the_detector_does_not_know(capsys, tmp_path):
     assert f"wdp eval: error: {s}: label 'walkng' is not a class of {SHIPPED} (" in err
 
 
+def esp32_session(path: Path, label: str, group: str = "") -> Path:
+    with Recorder(path, [info(hw="esp32")], label=label, label_group=group) as rec:
+        frames = [make_frame(i, n_rx=1, n_sub=64, hw="esp32") for i in range(3)]
+        rec.append(FrameBatch.from_frames(frames))
+    return path
+
+
 def test_eval_without_profile_takes_the_recordings_hardware(tmp_path):
     from wdp.sensing.cli import _guess_profile
     from wdp.sensing.manifest import LabelledFile
 
-    with Recorder(tmp_path / "e.h5", [info(hw="esp32")], label="quiet") as rec:
-        rec.append(FrameBatch.from_frames([make_frame(i, n_rx=1, n_sub=64, hw="esp32")
-                                           for i in range(3)]))  # fmt: skip
-    assert _guess_profile([LabelledFile(tmp_path / "e.h5", "quiet")]) == "esp32"
+    esp32_session(tmp_path / "e.h5", "quiet")
+    (entry,) = read_labels(tmp_path)
+    assert entry.hw_format == "esp32" and _guess_profile([entry]) == "esp32"
     assert _guess_profile([LabelledFile(tmp_path / "x.pcap", "fall")]) == "nexmon"
+
+
+def test_sessions_of_other_hardware_are_named(capsys, tmp_path):
+    """A detector learns one profile's rate and links: ESP32 sessions are refused for an
+    Intel 5300 detector, in training, evaluation and leave-one-out alike."""
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    session(folder / "a_walk.h5", "walking", "a")
+    e = esp32_session(folder / "b_fall.h5", "fall", "b")
+    line = train_error(capsys, folder, tmp_path)
+    assert f"{e}: recorded with esp32 hardware, but --profile is intel5300" in line
+    code, _, err = wdp(capsys, "eval", "--labels", folder, "--detector", SHIPPED, "--quiet")
+    assert code == 1 and f"{e}: recorded with esp32 hardware, but {SHIPPED} is for intel5300" in err
+    code, _, err = wdp(capsys, "eval", "--labels", folder, "--leave-one-out", "group", "--quiet")
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    # one each: a tie goes to the first name, so the Intel 5300 session is the odd one
+    assert f"{folder / 'a_walk.h5'}: recorded with intel5300 hardware, but others are esp32" in err

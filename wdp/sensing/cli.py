@@ -14,6 +14,7 @@ import json
 import shlex
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from wdp.sensing.detector import PROFILE_RATES, Detector, DetectorError
@@ -28,7 +29,7 @@ from wdp.sensing.learn import (
     train_detector,
 )
 from wdp.sensing.manifest import SHARED_DATASETS, ManifestError, read_labels, shared_datasets
-from wdp.sensing.stream import RECORDING_SUFFIXES, StreamError
+from wdp.sensing.stream import StreamError
 
 #: Where extracted window features are kept between runs.
 DEFAULT_CACHE = Path(".wdp") / "cache" / "sensing"
@@ -102,6 +103,10 @@ def run_train(args: argparse.Namespace) -> int:
     except ManifestError as exc:
         print(f"wdp train: error: {exc}", file=sys.stderr)
         return 1
+    wrong = _other_hardware(entries, args.profile, f"--profile is {args.profile}")
+    if wrong:
+        print(f"wdp train: error: {wrong}", file=sys.stderr)
+        return 1
     spec = WindowSpec(rate_hz=PROFILE_RATES[args.profile], window_s=args.window)
     data = load_data(entries, spec, args.cache or DEFAULT_CACHE, args.quiet)
     if len({fd.entry.label for fd in data}) < 2:
@@ -133,14 +138,9 @@ def run_eval(args: argparse.Namespace) -> int:
     if det is None and not args.leave_one_out:
         print("wdp eval: error: --labels needs --detector or --leave-one-out", file=sys.stderr)
         return 1
-    unknown = [e for e in entries if det is not None and e.label not in det.classes]
-    if unknown:
-        more = f" (and {len(unknown) - 1} more files)" if len(unknown) > 1 else ""
-        print(
-            f"wdp eval: error: {unknown[0].path}: label {unknown[0].label!r} is not a class of "
-            f"{args.detector} ({', '.join(det.classes)}){more}",
-            file=sys.stderr,
-        )
+    wrong = _unusable(entries, det, args)
+    if wrong:
+        print(f"wdp eval: error: {wrong}", file=sys.stderr)
         return 1
     if det is not None:
         spec = det.spec
@@ -165,18 +165,38 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _guess_profile(entries) -> str:
-    """The profile the captures' files suggest when none is given (pcaps: nexmon; a
-    recording: its router's hardware)."""
-    suffixes = {e.path.suffix.lower() for e in entries}
-    if entries and suffixes <= set(RECORDING_SUFFIXES):
-        from wdp.recorder import RecordingError, open_recording
+def _unusable(entries, det: Detector | None, args: argparse.Namespace) -> str | None:
+    """Why ``wdp eval`` cannot give honest figures on ``entries`` (one line), or None: a
+    label the detector does not know (a typo would count as a wrong answer), or a
+    recording of other hardware than the detector's or ``--profile``'s."""
+    if det is None:
+        profile = args.profile or _guess_profile(entries)
+        why = f"--profile is {profile}" if args.profile else f"others are {profile}"
+        return _other_hardware(entries, profile, why)
+    unknown = [e for e in entries if e.label not in det.classes]
+    if unknown:
+        more = f" (and {len(unknown) - 1} more files)" if len(unknown) > 1 else ""
+        return (
+            f"{unknown[0].path}: label {unknown[0].label!r} is not a class of "
+            f"{args.detector} ({', '.join(det.classes)}){more}"
+        )
+    return _other_hardware(entries, det.profile, f"{args.detector} is for {det.profile}")
 
-        try:
-            with open_recording(entries[0].path) as rec:
-                hw = {r.hw_format for r in rec.routers}
-        except RecordingError:
-            hw = set()
-        if len(hw) == 1 and next(iter(hw)) in PROFILE_RATES:
-            return next(iter(hw))
+
+def _other_hardware(entries, profile: str | None, why: str) -> str | None:
+    """The first recording made with another profile's hardware, as an error line: a
+    detector learns one profile's rate and links (None when all agree or are unknown)."""
+    for e in entries:
+        if profile and e.hw_format in PROFILE_RATES and e.hw_format != profile:
+            return f"{e.path}: recorded with {e.hw_format} hardware, but {why}"
+    return None
+
+
+def _guess_profile(entries) -> str:
+    """The profile the files suggest when none is given: the hardware of most
+    recordings, else nexmon for pcaps and intel5300 otherwise."""
+    recorded = Counter(e.hw_format for e in entries if e.hw_format in PROFILE_RATES)
+    if recorded:
+        return max(sorted(recorded), key=recorded.__getitem__)
+    suffixes = {e.path.suffix.lower() for e in entries}
     return "nexmon" if suffixes == {".pcap"} else "intel5300"

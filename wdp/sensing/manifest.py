@@ -54,6 +54,8 @@ class LabelledFile:
     end_s: float | None = None
     #: Name of the data set the file belongs to ("" for a user's own manifest).
     dataset: str = ""
+    #: The hardware a recording was made with ("" for capture files: known once read).
+    hw_format: str = ""
 
 
 def _optional_seconds(value: str, where: str, column: str) -> float | None:
@@ -99,23 +101,24 @@ def read_manifest(path: str | Path) -> list[LabelledFile]:
         if not full.is_file():
             raise ManifestError(f"{where}: no such file {full}")
         label = (row.get("label") or "").strip()
-        label, group = _labelled(full, label, (row.get("group") or "").strip(), where)
-        entries.append(LabelledFile(full, label, group, start, end))
+        label, group, hw = _labelled(full, label, (row.get("group") or "").strip(), where)
+        entries.append(LabelledFile(full, label, group, start, end, hw_format=hw))
     return entries
 
 
-def _labelled(file: Path, label: str, group: str, where: str) -> tuple[str, str]:
-    """The label and group of ``file`` as named at ``where`` (a manifest row or class
-    folder; "" when not named), completed from the file if it is a labelled recording."""
+def _labelled(file: Path, label: str, group: str, where: str) -> tuple[str, str, str]:
+    """The label, group and hardware of ``file`` as named at ``where`` (a manifest row or
+    class folder; "" when not named), completed from the file if it is a recording."""
     try:
         for value, what in ((label, "label"), (group, "group")):
             if value:
                 check_label(value, what)
     except ValueError as exc:
         raise ManifestError(f"{where}: {exc}") from None
+    hw = ""
     if file.suffix.lower() in RECORDING_SUFFIXES:
         try:
-            recorded, recorded_group = recording_label(file)
+            recorded, recorded_group, hw = recording_label(file)
         except ManifestError as exc:
             raise ManifestError(f"{where}: {exc}") from None
         if label and recorded and label != recorded:
@@ -127,17 +130,19 @@ def _labelled(file: Path, label: str, group: str, where: str) -> tuple[str, str]
         raise ManifestError(
             f"{where}: no label for {file} (give one, or record it with wdp record --label)"
         )
-    return label, group or _group_from_name(file.name)
+    return label, group or _group_from_name(file.name), hw
 
 
-def recording_label(path: Path) -> tuple[str, str]:
-    """The ``label`` and ``label_group`` a wdp recording was made with ("" where none);
-    ManifestError (one line naming the file) for a file that is not a wdp recording."""
+def recording_label(path: Path) -> tuple[str, str, str]:
+    """The ``label`` and ``label_group`` a wdp recording was made with ("" where none)
+    and its routers' hardware format (comma-joined if they differ); ManifestError (one
+    line naming the file) for a file that is not a wdp recording."""
     from wdp.recorder import RecordingError, open_recording
 
     try:
         with open_recording(path) as rec:
             label, group = rec.attrs.label, rec.attrs.label_group
+            hw = ",".join(sorted({r.hw_format for r in rec.routers}))
     except RecordingError as exc:
         raise ManifestError(str(exc)) from None
     try:  # wdp writes only valid ones; another tool may not have
@@ -146,7 +151,7 @@ def recording_label(path: Path) -> tuple[str, str]:
                 check_label(value, what)
     except ValueError as exc:
         raise ManifestError(f"{path}: recorded {exc}") from None
-    return label, group
+    return label, group, hw
 
 
 def from_class_folders(root: str | Path, *, dataset: str = "") -> list[LabelledFile]:
@@ -159,20 +164,19 @@ def from_class_folders(root: str | Path, *, dataset: str = "") -> list[LabelledF
     entries = []
     for f in sorted(p for p in root.iterdir() if p.is_file()):
         if f.suffix.lower() in RECORDING_SUFFIXES:
-            label, group = recording_label(f)
+            label, group, hw = recording_label(f)
             if not label:
                 raise ManifestError(
                     f"{f}: a recording without a label: record it with --label, or move it "
                     "into a folder named for its class"
                 )
-            entries.append(
-                LabelledFile(f, label, group or _group_from_name(f.name), dataset=dataset)
-            )
+            group = group or _group_from_name(f.name)
+            entries.append(LabelledFile(f, label, group, dataset=dataset, hw_format=hw))
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         for f in sorted(folder.iterdir()):
             if f.is_file() and f.suffix.lower() in CAPTURE_SUFFIXES:
-                label, group = _labelled(f, folder.name, "", f"class folder {folder}")
-                entries.append(LabelledFile(f, label, group, dataset=dataset))
+                label, group, hw = _labelled(f, folder.name, "", f"class folder {folder}")
+                entries.append(LabelledFile(f, label, group, dataset=dataset, hw_format=hw))
     if not entries:
         raise ManifestError(
             f"{root}: no labelled recordings and no capture files under any class folder"
