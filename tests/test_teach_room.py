@@ -166,6 +166,16 @@ def test_manifest_labels_that_cannot_be_used(capsys, tmp_path, row, fragment):
     assert f"{manifest}:2: " + fragment.format(s=s, plain=plain) in line
 
 
+def test_a_bad_label_written_by_another_tool_is_named(capsys, tmp_path):
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    s = session(folder / "a_walk.h5", "walking")
+    with h5py.File(s, "r+") as f:
+        f.attrs["label"] = "walk\nrun"
+    line = train_error(capsys, folder, tmp_path)
+    assert f"{s}: recorded: label must not contain a newline" in line
+
+
 def test_class_folder_must_agree_with_the_recorded_label(capsys, tmp_path):
     (tmp_path / "classes" / "fall").mkdir(parents=True)
     s = session(tmp_path / "classes" / "fall" / "b_1.h5", "walking")

@@ -109,12 +109,7 @@ def read_manifest(path: str | Path) -> list[LabelledFile]:
 def _labelled(file: Path, label: str, group: str, where: str) -> tuple[str, str, str]:
     """The label, group and hardware of ``file`` as named at ``where`` (a manifest row or
     class folder; "" when not named), completed from the file if it is a recording."""
-    try:
-        for value, what in ((label, "label"), (group, "group")):
-            if value:
-                check_label(value, what)
-    except ValueError as exc:
-        raise ManifestError(f"{where}: {exc}") from None
+    _check_labels(where, label=label, group=group)
     hw = ""
     if file.suffix.lower() in RECORDING_SUFFIXES:
         try:
@@ -145,13 +140,19 @@ def recording_label(path: Path) -> tuple[str, str, str]:
             hw = ",".join(sorted({r.hw_format for r in rec.routers}))
     except RecordingError as exc:
         raise ManifestError(str(exc)) from None
-    try:  # wdp writes only valid ones; another tool may not have
-        for value, what in ((label, "label"), (group, "label_group")):
+    # wdp writes only valid ones; another tool may not have
+    _check_labels(f"{path}: recorded", label=label, label_group=group)
+    return label, group, hw
+
+
+def _check_labels(where: str, **values: str) -> None:
+    """ManifestError naming ``where`` unless every value given can be a label."""
+    try:
+        for what, value in values.items():
             if value:
                 check_label(value, what)
     except ValueError as exc:
-        raise ManifestError(f"{path}: recorded {exc}") from None
-    return label, group, hw
+        raise ManifestError(f"{where}: {exc}") from None
 
 
 def from_class_folders(root: str | Path, *, dataset: str = "") -> list[LabelledFile]:
