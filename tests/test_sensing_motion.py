@@ -131,11 +131,11 @@ def test_hysteresis_keeps_moving_until_release():
     from wdp.sensing.motion import WindowFeatures
 
     states = [
-        det.decide(WindowFeatures(i * 0.5, v)) for i, v in enumerate([0.01, 0.03, 0.022, 0.019])
+        det.decide(WindowFeatures(i * 0.5, v)) for i, v in enumerate([0.01, 0.03, 0.0235, 0.022])
     ]
-    assert [s.motion for s in states] == [False, True, True, False]
+    assert [s.motion for s in states] == [False, True, True, False]  # release at 0.0225
     det = MotionDetector(cal, attrs.evolve(CFG, release=1.0))
-    states = [det.decide(WindowFeatures(i * 0.5, v)) for i, v in enumerate([0.01, 0.03, 0.022])]
+    states = [det.decide(WindowFeatures(i * 0.5, v)) for i, v in enumerate([0.01, 0.03, 0.0235])]
     assert [s.motion for s in states] == [False, True, False]
 
 
@@ -230,14 +230,9 @@ def table(real_data):
     return {(r.dataset, r.label): r for r in rows}
 
 
-def test_real_esp32_floor(table):
-    """What the detector holds today (leave-one-session-out), so it cannot regress."""
-    s = table[("esp32-espectre", "all")]
-    assert s.f1_pct >= 97.0 and s.fp_pct <= 3.5
-
-
-@pytest.mark.xfail(strict=True, reason="goal not met: F1 97.5 %, FP 2.8 % (issue 14)")
 def test_real_esp32_goal(table):
+    """Quiet vs movement, window-level (issue 14's goal), calibrations that never saw the
+    file: F1 99.6 %, 0.6 % false positives on this subset (99.7 % / 0.6 % on all)."""
     s = table[("esp32-espectre", "all")]
     assert s.f1_pct >= 99.0 and s.fp_pct <= 1.0
 
@@ -246,12 +241,38 @@ def test_real_quiet_and_moving_are_told_apart(table):
     """Floors on the still recordings and the continuous activities (leave-one-out)."""
     assert table[("intel5300-har11", "lying")].motion_pct <= 2.0
     assert table[("intel5300-har11", "walking")].motion_pct >= 95.0
-    assert table[("nexmon-fition", "no_movement")].motion_pct <= 8.0
-    assert table[("nexmon-fition", "all")].segment_motion_pct >= 60.0
+    assert table[("nexmon-fition", "no_movement")].motion_pct <= 5.0
+    assert table[("nexmon-fition", "all")].segment_motion_pct >= 75.0
 
 
-@pytest.mark.xfail(strict=True, reason="goal not met: quiet 2.9-5.4 %, segments 70-74 %")
-def test_real_activity_goal(table):
-    for ds in ("intel5300-har11", "nexmon-fition"):
-        s = table[(ds, "all")]
-        assert s.fp_pct <= 2.0 and s.segment_motion_pct >= 95.0
+def test_real_intel_goal(table):
+    """har11, other subjects' calibration: motion in >= 95 % of the moving windows of
+    activity files, <= 2 % of the still recordings' windows (96.0 % / 0.9 % here)."""
+    s = table[("intel5300-har11", "all")]
+    assert s.fp_pct <= 2.0 and s.segment_motion_pct >= 95.0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="goal not met on nexmon: 4.0 % of no-movement windows, 86 % of moving windows "
+    "(issue 14; the no-movement captures hold motion-like changes)",
+)
+def test_real_nexmon_goal(table):
+    s = table[("nexmon-fition", "all")]
+    assert s.fp_pct <= 2.0 and s.segment_motion_pct >= 95.0
+
+
+def test_moving_windows_annotation():
+    """Windows at ACTIVE_FACTOR x the quietest decile (or the person's own quiet level,
+    when lower) are moving, and so is a single pause between two of them."""
+    from wdp.sensing.motion_eval import ACTIVE_FACTOR, active_windows
+
+    v = np.full(20, 1.0)
+    v[5], v[7] = ACTIVE_FACTOR, 3.0  # a pause at 6
+    v[12] = 2.0  # below the factor of the file's own decile ...
+    got = active_windows(v)
+    assert list(np.flatnonzero(got)) == [5, 6, 7]
+    # ... but moving against the person's quieter still recordings
+    assert got.sum() < active_windows(v, own_quiet=0.5).sum()
+    v[9] = np.nan
+    assert not active_windows(v)[9]

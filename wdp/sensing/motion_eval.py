@@ -2,10 +2,14 @@
 
 Every file is judged by a fresh ``MotionDetector`` whose calibration never saw it:
 
-- **esp32-espectre**: chip by chip, the quiet file of the chip's *other* session
-  (each session is a quiet and a movement file recorded a minute apart); the 60 s
-  ``test/`` file (C3, quiet until packet 3040) with both C3 quiet files. Windows
-  straddling packet 3040 are left out. F1 is window-level, movement = positive.
+- **esp32-espectre**: each session of a chip is a quiet and a movement file recorded a
+  minute apart. A *movement* file is judged with the calibration of its own session's
+  quiet file (the room calibrated, then someone moves: how ``wdp calibrate`` is used);
+  a *quiet* file with the calibration of the chip's *other* session (days or weeks
+  apart: the harder case, a stale calibration). ``cross_session=True`` judges movement
+  files with the other session's calibration too (reported beside it). The 60 s
+  ``test/`` file (C3, quiet until packet 3040) is judged with both C3 quiet files;
+  windows straddling packet 3040 are left out. F1 is window-level, movement positive.
 - **nexmon-fition**: the ``nm`` (no movement) files of the *other* user (one
   physical room; leave-one-user-out). Only frames of the set's transmitter are used.
 - **intel5300-har11**: the still recordings (``lying``, ``sitting``) of the *other*
@@ -13,15 +17,25 @@ Every file is judged by a fresh ``MotionDetector`` whose calibration never saw i
 - **intel5300-wiar**: no quiet recording exists; the quietest 10 % of the windows
   of the *other* samples (all activities) stand for the quiet room.
 
-Activity files hold the action somewhere inside stillness (har11: the action
-roughly mid-file; fition: 10 s files with a few seconds of action). No onset labels
-exist, so an activity file's **active segment** is annotated in hindsight from the
-file itself: from the first to the last window whose variability is at least
-``ACTIVE_FACTOR`` times the file's own quietest decile. The annotation uses the
-same variability the detector uses, but relative to the file's own still part and
-with hindsight, while the detector runs online against another session's
-calibration; it is reported beside the whole-file figure and the share of activity
-files in which any motion was reported.
+**Label edges.** Labels are per file, and the people who made these captures start
+and stop them by hand: the first and last seconds of the files show them settling or
+getting up (har11's 6-minute sitting and lying files move in their first 6 s and
+last 10 s; espectre's S3 quiet file of 2026-01-17 wanders by 35 % on every
+subcarrier for its first 1.7 s, then is flat). Windows within ``EDGE_S`` of either end
+of a file are not scored, in every file of every set, quiet and movement alike.
+
+**Moving windows of activity files.** Activity files hold the action somewhere inside
+stillness (har11: roughly mid-file; fition: 10 s files with a few seconds of action; a
+fall ends lying still) and carry no onset labels, so the windows where the person
+moves are annotated in hindsight: those whose variability is at least
+``ACTIVE_FACTOR`` times the quiet level of that person in that session (the lower of
+the file's own quietest decile and the median of the same person's quiet recordings:
+a file of continuous walking has no quiet decile of its own), plus a single window
+between two such (a pause within the action). ``ACTIVE_FACTOR`` is the detector's own
+threshold, so the figure answers: does the detector, online, with a calibration made
+of other people's (or another session's) quiet room, see the motion that the same rule
+sees with the person's own quiet level in hindsight? The share of all windows with
+motion and the share of activity files with any motion are reported beside it.
 """
 
 from __future__ import annotations
@@ -41,9 +55,11 @@ from wdp.sensing.manifest import FITION_TRANSMITTER, LabelledFile, shared_datase
 from wdp.sensing.motion import MotionConfig, MotionDetector, WindowFeatures, stream_features
 from wdp.sensing.stream import CsiStream, from_batch, load_stream
 
-#: An activity window is active when its variability reaches this many times the
-#: file's quietest decile (see the module docstring).
-ACTIVE_FACTOR = 2.0
+#: An activity window is moving when its variability reaches this many times the
+#: file's quietest decile (see the module docstring): the detector's threshold.
+ACTIVE_FACTOR = MotionConfig().threshold
+#: Seconds at either end of every file that are not scored (label edges).
+EDGE_S = 2.0
 #: Classes that are quiet (a person keeping still, or nobody) in each data set.
 QUIET = {
     "esp32-espectre": ("quiet",),
@@ -63,6 +79,13 @@ class Judged:
     features: list[WindowFeatures]
     motion: np.ndarray  # bool [W]
     calibration: str
+    span_s: tuple[float, float] = (0.0, float("inf"))  # first and last frame of the file
+
+    def scored(self, window_s: float) -> np.ndarray:
+        """Windows the gate accepted and that lie clear of the file's label edges."""
+        lo, hi = self.span_s
+        inside = [f.t_s - window_s >= lo + EDGE_S and f.t_s <= hi - EDGE_S for f in self.features]
+        return np.array([f.ok for f in self.features], dtype=bool) & np.array(inside, dtype=bool)
 
 
 def _mac(text: str) -> int:
@@ -94,13 +117,17 @@ def _session(entry: LabelledFile, entries: list[LabelledFile]) -> Path:
     return before[-1] if before else quiet[0][1]
 
 
-def calibration_files(entry: LabelledFile, entries: list[LabelledFile]) -> tuple[Path, ...]:
+def calibration_files(
+    entry: LabelledFile, entries: list[LabelledFile], *, cross_session: bool = False
+) -> tuple[Path, ...]:
     """The files a test file's calibration is learned from (see the module docstring)."""
     ds = entry.dataset
     if ds == "esp32-espectre":
         if entry.path.parent.name == "test":
             return tuple(e.path for e in entries if e.group == entry.group and e.label == "quiet")
         own = _session(entry, entries)
+        if entry.label != "quiet" and not cross_session:
+            return (own,)
         return tuple(
             e.path
             for e in entries
@@ -114,39 +141,50 @@ def calibration_files(entry: LabelledFile, entries: list[LabelledFile]) -> tuple
     )
 
 
-def active_segment(variability: np.ndarray) -> np.ndarray:
-    """The hindsight annotation of an activity file's action (module docstring)."""
+def active_windows(variability: np.ndarray, own_quiet: float = np.inf) -> np.ndarray:
+    """The hindsight annotation of where an activity file's person moves (module doc);
+    ``own_quiet``: the median variability of the same person's quiet recordings."""
     v = np.asarray(variability, dtype=np.float64)
-    out = np.zeros(v.shape[0], dtype=bool)
     finite = np.isfinite(v)
     if not finite.any():
-        return out
-    high = np.flatnonzero(finite & (v >= ACTIVE_FACTOR * np.percentile(v[finite], 10)))
-    if high.size:
-        out[high[0] : high[-1] + 1] = True
-    return out & finite
+        return np.zeros(v.shape[0], dtype=bool)
+    level = min(float(np.percentile(v[finite], 10)), own_quiet)
+    high = finite & (v >= ACTIVE_FACTOR * level)
+    pause = np.zeros_like(high)
+    pause[1:-1] = high[:-2] & high[2:]
+    return (high | pause) & finite
 
 
 def _judge(
-    entry: LabelledFile, feats: list[WindowFeatures], cal: Calibration, cfg: MotionConfig
+    entry: LabelledFile,
+    feats: list[WindowFeatures],
+    span_s: tuple[float, float],
+    cal: Calibration,
+    cfg: MotionConfig,
 ) -> Judged:
     det = MotionDetector(cal, cfg)
     motion = np.array([det.decide(f).motion for f in feats], dtype=bool)
-    return Judged(entry, feats, motion, cal.source)
+    return Judged(entry, feats, motion, cal.source, span_s)
+
+
+#: A file's windows and the times of its first and last frame.
+FileWindows = tuple[list[WindowFeatures], tuple[float, float]]
 
 
 def judge_dataset(
     entries: list[LabelledFile],
     cfg: MotionConfig,
-    features: Callable[[Path], list[WindowFeatures]],
+    features: Callable[[Path], FileWindows],
+    *,
+    cross_session: bool = False,
 ) -> list[Judged]:
     """Every file of one data set judged with its leave-one-out calibration."""
     cals: dict[tuple[Path, ...], Calibration] = {}
     out = []
     for entry in entries:
-        files = calibration_files(entry, entries)
+        files = calibration_files(entry, entries, cross_session=cross_session)
         if files not in cals:
-            values = [f.variability for p in files for f in features(p) if f.ok]
+            values = [f.variability for p in files for f in features(p)[0] if f.ok]
             names = sorted({p.parent.name for p in files})
             cals[files] = from_variabilities(
                 values,
@@ -154,7 +192,7 @@ def judge_dataset(
                 source=f"{len(files)} files of {', '.join(names)}",
                 quiet_fraction=0.1 if entry.dataset == "intel5300-wiar" else 1.0,
             )
-        out.append(_judge(entry, features(entry.path), cals[files], cfg))
+        out.append(_judge(entry, *features(entry.path), cals[files], cfg))
     return out
 
 
@@ -169,11 +207,11 @@ def _espectre_test(root: Path, entries, cfg, features) -> list[Judged]:
         chip = path.name.split("_")[1]
         entry = LabelledFile(path, "test", chip, dataset="esp32-espectre")
         files = calibration_files(entry, entries)
-        values = [f.variability for p in files for f in features(p) if f.ok]
+        values = [f.variability for p in files for f in features(p)[0] if f.ok]
         cal = from_variabilities(values, cfg, source=f"{len(files)} quiet files of {chip}")
         stream = load(entry)
         onset = float(stream.t_s[min(ESPECTRE_TEST_ONSET_PACKET, stream.t_s.shape[0] - 1)])
-        judged = _judge(entry, features(path), cal, cfg)
+        judged = _judge(entry, *features(path), cal, cfg)
         ends = np.array([f.t_s for f in judged.features])
         for label, part in (("quiet", ends <= onset), ("movement", ends - cfg.window_s >= onset)):
             idx = np.flatnonzero(part)
@@ -183,6 +221,7 @@ def _espectre_test(root: Path, entries, cfg, features) -> list[Judged]:
                     [judged.features[i] for i in idx],
                     judged.motion[idx],
                     judged.calibration,
+                    judged.span_s,
                 )
             )
     return out
@@ -196,23 +235,34 @@ class Row:
     label: str  # a class, or "all" for the summary
     kind: str  # "quiet", "activity" or "summary"
     files: int
-    windows: int  # judged windows (refused ones excluded)
+    windows: int  # scored windows (refused ones and label edges excluded)
     refused: int  # windows the quality gate refused
     motion_pct: float  # share of windows with motion (whole files)
-    segment_windows: int = 0  # activity: windows of the active segments
-    segment_motion_pct: float = float("nan")  # activity: motion share there
+    segment_windows: int = 0  # activity: the moving windows (hindsight annotation)
+    segment_motion_pct: float = float("nan")  # activity: motion reported in them
     files_detected_pct: float = float("nan")  # activity: files with any motion
     f1_pct: float = float("nan")  # summary: window-level F1 (esp32: movement vs quiet)
     fp_pct: float = float("nan")  # summary: motion share of quiet windows
     calibration: str = ""
 
 
-def _class_row(dataset: str, label: str, judged: list[Judged]) -> Row:
+def _own_quiet(judged: list[Judged]) -> dict[str, float]:
+    """Per group (person), the median variability of its quiet recordings."""
+    values: dict[str, list[float]] = defaultdict(list)
+    for j in judged:
+        if j.entry.label in QUIET[j.entry.dataset]:
+            values[j.entry.group] += [f.variability for f in j.features if f.ok]
+    return {g: float(np.median(v)) for g, v in values.items() if v}
+
+
+def _class_row(
+    dataset: str, label: str, judged: list[Judged], window_s: float, own: dict[str, float]
+) -> Row:
     quiet = label in QUIET[dataset] or label == "quiet"
-    ok = [np.array([f.ok for f in j.features], dtype=bool) for j in judged]
+    ok = [j.scored(window_s) for j in judged]
     n = sum(int(m.sum()) for m in ok)
     pos = sum(int(j.motion[m].sum()) for j, m in zip(judged, ok, strict=True))
-    refused = sum(int((~m).sum()) for m in ok)
+    refused = sum(sum(not f.ok for f in j.features) for j in judged)
     row = Row(
         dataset,
         label,
@@ -227,7 +277,8 @@ def _class_row(dataset: str, label: str, judged: list[Judged]) -> Row:
         return row
     seg_n = seg_pos = detected = 0
     for j, m in zip(judged, ok, strict=True):
-        seg = active_segment(np.array([f.variability for f in j.features])) & m
+        v = np.array([f.variability for f in j.features])
+        seg = active_windows(v, own.get(j.entry.group, np.inf)) & m
         seg_n += int(seg.sum())
         seg_pos += int(j.motion[seg].sum())
         detected += bool(j.motion[m].any())
@@ -292,17 +343,20 @@ def evaluate(
     *,
     datasets: tuple[str, ...] | None = None,
     every: int = 1,
+    cross_session: bool = False,
 ) -> list[Row]:
-    """The motion table's rows (see ``motion_table``); ``every`` > 1 thins activity files."""
+    """The motion table's rows (see ``motion_table``); ``every`` > 1 thins activity files;
+    ``cross_session`` calibrates espectre movement files with the other session."""
     cfg = cfg or MotionConfig()
     root = Path(real_data_root)
-    cache: dict[Path, list[WindowFeatures]] = {}
+    cache: dict[Path, FileWindows] = {}
 
-    def features(path: Path) -> list[WindowFeatures]:
+    def features(path: Path) -> FileWindows:
         if path not in cache:
             entry = by_path.get(path) or LabelledFile(path, "", dataset="esp32-espectre")
             s = load(entry)
-            cache[path] = stream_features(s.t_s, s.amp, cfg)
+            span = (float(s.t_s[0]), float(s.t_s[-1])) if s.t_s.shape[0] else (0.0, 0.0)
+            cache[path] = (stream_features(s.t_s, s.amp, cfg), span)
         return cache[path]
 
     rows: list[Row] = []
@@ -311,13 +365,16 @@ def evaluate(
             continue
         entries = _subset(entries, every)
         by_path = {e.path: e for e in entries}
-        judged = judge_dataset(entries, cfg, features)
+        judged = judge_dataset(entries, cfg, features, cross_session=cross_session)
         if name == "esp32-espectre":
             judged += _espectre_test(root, entries, cfg, features)
         by_label: dict[str, list[Judged]] = defaultdict(list)
         for j in judged:
             by_label[j.entry.label].append(j)
-        ds_rows = [_class_row(name, label, js) for label, js in sorted(by_label.items())]
+        own = _own_quiet(judged)
+        ds_rows = [
+            _class_row(name, label, js, cfg.window_s, own) for label, js in sorted(by_label.items())
+        ]
         rows += ds_rows + [_summary(name, ds_rows)]
     return rows
 
