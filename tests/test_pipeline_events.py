@@ -91,6 +91,8 @@ SPEC_EXAMPLES = {
 #: environment of events whose ids are per environment, and a person's dense pose (the
 #: spec's include_dense_pose subscription option names it but gives no example).
 EXTRA_KEYS = {"x_m", "y_m", "z_m", "fall_id", "environment_id", "dense_pose"}
+#: pose_data metadata of the tier (README "Real hardware: what wdp senses").
+EXTRA_KEYS |= {"tier", "pose_available", "reason", "motion", "presence", "motion_reason"}
 
 
 #: The only fields that may be null (wdp/pipeline/events.py says when): pixels of a point
@@ -124,6 +126,19 @@ NULLABLE = {
     "performance_update.data.metrics.memory_usage",
     "performance_update.data.metrics.gpu_usage",
     "hardware_event.data.metadata.last_seen",
+    # why there is no pose estimate (null when there is one); the sensing tier's motion,
+    # presence (null when unknown) and why they are unknown (null on the pose tier)
+    "pose_data.data.metadata.reason",
+    "pose_data.data.metadata.motion",
+    "pose_data.data.metadata.presence",
+    "pose_data.data.metadata.motion_reason",
+    # the sensing tier sees no position, no velocity and no posture
+    "pose_data.data.persons[].activity.velocity",
+    "activity_event.data.location.x_m",
+    "activity_event.data.location.y_m",
+    "activity_event.data.location.z_m",
+    "activity_event.data.details.fall_duration",
+    "activity_event.data.details.impact_severity",
 }
 
 

@@ -158,6 +158,8 @@ class EnvironmentPipeline:
                 model_version=window.model_version,
                 csi_quality=window.quality,
                 frame_rate=self._frame_rate(),
+                pose_available=window.pose_refusal is None,
+                reason=window.pose_refusal,
             )
         ]
         self._frame_id += 1

@@ -97,6 +97,7 @@ pipeline does not produce them): ``SystemEvent`` (``system_event``), ``HardwareE
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
@@ -108,6 +109,10 @@ from wdp.camera import Camera
 from wdp.sim.body import KEYPOINT_NAMES  # COCO names in COCO order: one list, the skeleton's
 
 ACTIVITY_TYPES = ("standing", "walking", "sitting", "lying", "falling")
+#: Without keypoints (the sensing tier) a person's activity is the activity detector's
+#: class (e.g. ``sit_down``, ``pick_up``; its ``fall`` is called ``falling``) or, without a
+#: detector, what motion says: ``moving`` or ``still``. Any such name is snake_case.
+SENSING_ACTIVITY = re.compile(r"[a-z][a-z0-9_]*")
 TRACKING_EVENTS = ("track_started", "track_updated", "track_lost", "track_ended")
 FALL_SEVERITIES = ("high", "critical")
 FALL_ACTIONS = ("alert_triggered", "notification_sent")
@@ -115,6 +120,7 @@ CHANGE_TYPES = ("person_entered", "person_left")
 OCCUPANT_STATUSES = ("active", "new", "leaving")
 TRENDS = ("increasing", "decreasing", "stable")
 CONFIDENCE_TRENDS = ("improving", "declining", "stable")
+TIERS = ("pose", "sensing")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -248,19 +254,24 @@ class Velocity:
         return {"x": _num(self.x, 3), "y": _num(self.y, 3)}
 
 
+def _check_activity(instance: object, attribute: attrs.Attribute, value: str) -> None:
+    if value not in ACTIVITY_TYPES and not SENSING_ACTIVITY.fullmatch(value):
+        raise ValueError(f"activity type {value!r} is not a snake_case name")
+
+
 @attrs.frozen(slots=True)
 class PersonActivity:
     """A person's current activity label, its confidence and the person's velocity."""
 
-    type: str = attrs.field(validator=_check_choice(ACTIVITY_TYPES))
+    type: str = attrs.field(validator=_check_activity)
     confidence: float = attrs.field(converter=float)
-    velocity: Velocity
+    velocity: Velocity | None  # None: unknown (the sensing tier tracks no position)
 
     def to_data(self) -> dict:
         return {
             "type": self.type,
             "confidence": _num(self.confidence, 3),
-            "velocity": self.velocity.to_data(),
+            "velocity": None if self.velocity is None else self.velocity.to_data(),
         }
 
 
@@ -404,6 +415,17 @@ class PoseFrame:
     model_version: str
     csi_quality: float = attrs.field(converter=float)
     frame_rate: float | None = attrs.field(converter=_opt_float)
+    #: "pose" (the pose model) or "sensing" (``wdp.sensing``: motion, presence, activity
+    #: and falls, no keypoints); see README "Real hardware: what wdp senses".
+    tier: str = attrs.field(default="pose", validator=_check_choice(TIERS))
+    #: False when no pose estimate was made for this window; ``reason`` says why.
+    pose_available: bool = True
+    reason: str | None = None
+    #: The sensing tier's motion state (``wdp.sensing.motion.STATES``), presence (None:
+    #: unknown) and why they are unknown (the motion gate's refusal, or calibrating).
+    motion: str | None = None
+    presence: bool | None = None
+    motion_reason: str | None = None
 
     def to_message(self) -> dict:
         return _message(
@@ -418,6 +440,12 @@ class PoseFrame:
                     "model_version": self.model_version,
                     "csi_quality": _num(self.csi_quality, 3),
                     "frame_rate": _num(self.frame_rate, 1),
+                    "tier": self.tier,
+                    "pose_available": self.pose_available,
+                    "reason": self.reason,
+                    "motion": self.motion,
+                    "presence": self.presence,
+                    "motion_reason": self.motion_reason,
                 },
             },
         )

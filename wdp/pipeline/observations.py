@@ -114,6 +114,8 @@ class Window:
     observations: tuple[Observation, ...] = attrs.field(converter=tuple)
     quality: float = attrs.field(default=1.0, converter=_unit("quality"))
     model_version: str = "unknown"
+    #: Why the model made no estimate for this window (its quality gate), or None.
+    pose_refusal: str | None = None
 
 
 # --- windows from ground truth ---------------------------------------------------------

@@ -21,6 +21,7 @@ import numpy as np
 
 from wdp.camera import Camera
 from wdp.capture.frame import CsiFrame, FrameBatch
+from wdp.inference.features import LOW_QUALITY
 from wdp.inference.model import MODEL_VERSION, Model, Prediction
 from wdp.pipeline.environment import EnvironmentPipeline, PipelineConfig
 from wdp.pipeline.events import PipelineEvent
@@ -80,6 +81,14 @@ def observations(pred: Prediction, k: int) -> tuple[Observation, ...]:
             )
         )
     return tuple(out)
+
+
+def low_quality_reason(quality: float) -> str:
+    """The model's quality gate refusing a window, in one line."""
+    return (
+        f"CSI quality {quality:.2f} is below {LOW_QUALITY:g} (gaps, missing chains or "
+        "bad packets): the pose model reports nobody"
+    )
 
 
 class EnvironmentRunner:
@@ -151,12 +160,14 @@ class EnvironmentRunner:
                 self._routers[rid].window(end - self.span_ns, end) for rid in self.router_ids
             ]
             feats, pred = self.model.run(batches, np.array([end], np.int64))
+            quality = float(np.clip(feats.quality[0], 0.0, 1.0))
             window = Window(
                 time_ns=int(feats.center_ns[0]),  # the instant the model's truth refers to
                 environment_id=self.environment_id,
                 observations=observations(pred, 0),
-                quality=float(np.clip(feats.quality[0], 0.0, 1.0)),
+                quality=quality,
                 model_version=self.model_version,
+                pose_refusal=low_quality_reason(quality) if pred.low_quality[0] else None,
             )
             events.extend(self.pipeline.step(window, processing_time_ms=processing_time_ms))
             self.windows += 1
