@@ -276,3 +276,25 @@ def test_moving_windows_annotation():
     assert got.sum() < active_windows(v, own_quiet=0.5).sum()
     v[9] = np.nan
     assert not active_windows(v)[9]
+
+
+def test_goal_checks_read_the_summary_rows():
+    from wdp.sensing.motion_eval import Row, goal_checks
+
+    def summary(ds, seg=float("nan"), f1=float("nan"), fp=0.0):
+        return Row(ds, "all", "summary", 1, 10, 0, 50.0, 5, seg, float("nan"), f1, fp)
+
+    got = goal_checks(
+        [
+            summary("esp32-espectre", f1=99.1, fp=1.0),
+            summary("nexmon-fition", seg=96.0, fp=2.1),
+            summary("intel5300-har11", seg=95.0, fp=2.0),
+            summary("intel5300-wiar", seg=10.0),
+            Row("esp32-espectre", "quiet", "quiet", 1, 10, 0, 90.0),
+        ]
+    )
+    assert [(g.split(":")[0], ok) for g, ok, _ in got] == [
+        ("esp32-espectre", True),
+        ("nexmon-fition", False),
+        ("intel5300-har11", True),
+    ]

@@ -434,3 +434,23 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def goal_checks(rows: list[Row]) -> list[tuple[str, bool, str]]:
+    """Issue 14's motion goals against the summary rows: (goal, met, measured) for each
+    data set present (esp32: window F1 >= 99 % with <= 1 % false positives; nexmon and
+    intel5300-har11: motion in >= 95 % of moving windows and <= 2 % of quiet ones)."""
+    out = []
+    for r in rows:
+        if r.kind != "summary":
+            continue
+        if r.dataset == "esp32-espectre":
+            ok = r.f1_pct >= 99.0 and r.fp_pct <= 1.0
+            out.append(
+                (f"{r.dataset}: F1 >= 99 %, FP <= 1 %", ok, f"{r.f1_pct:.1f} / {r.fp_pct:.1f} %")
+            )
+        elif r.dataset in ("nexmon-fition", "intel5300-har11"):
+            ok = r.segment_motion_pct >= 95.0 and r.fp_pct <= 2.0
+            measured = f"{r.segment_motion_pct:.1f} / {r.fp_pct:.1f} %"
+            out.append((f"{r.dataset}: motion in >= 95 % moving, <= 2 % quiet", ok, measured))
+    return out
