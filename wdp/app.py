@@ -31,8 +31,8 @@ from wdp.dsp import warm_up
 from wdp.pipeline.environment import PipelineConfig
 from wdp.pipeline.events import ActivityEvent, ConfigUpdate, HardwareEvent, SystemEvent
 from wdp.pipeline.performance import PERFORMANCE_INTERVAL_S, PerformanceMonitor
-from wdp.pipeline.replay import camera_of, load_model_for
-from wdp.pipeline.runner import EnvironmentRunner
+from wdp.pipeline.replay import camera_of, pose_model_for
+from wdp.pipeline.tiered import SensingSetup, TieredRunner
 from wdp.recorder import RollingRecorder, RouterInfo
 from wdp.recorder.playback import run_playback_source
 from wdp.server.auth import AuthError, Verifier, token_from_request
@@ -64,7 +64,7 @@ WS_PATHS = frozenset({"/ws/v1", "/api/v1/stream/pose"})
 class _Environment:
     id: str
     routers: list[RouterInfo]
-    runner: EnvironmentRunner
+    runner: TieredRunner
     channel: trio.MemorySendChannel
     receive: trio.MemoryReceiveChannel
     latest_pose: dict | None = None
@@ -179,6 +179,26 @@ def _sources(config: Config):
     return envs, None
 
 
+def sensing_setup(config: Config, env_id: str, infos: list[RouterInfo]) -> SensingSetup:
+    """The configured detector and calibration files of an environment's routers (a
+    router split per transmitter, ``r1.<mac>``, takes those of ``r1``)."""
+    from wdp.sensing.calibration import load as load_calibration
+    from wdp.sensing.detector import Detector
+
+    env = config.environments.get(env_id)
+    detectors, calibrations = {}, {}
+    for info in infos:
+        rid = info.router_id
+        router = None if env is None else env.routers.get(rid, env.routers.get(rid.split(".")[0]))
+        if router is None:
+            continue
+        if router.detector:
+            detectors[rid] = Detector.load(router.detector)
+        if router.calibration:
+            calibrations[rid] = load_calibration(router.calibration)
+    return SensingSetup(detectors, calibrations)
+
+
 async def _source(run, send: trio.MemorySendChannel) -> None:
     """Run a source; its channel closes when it ends, however it ends."""
     async with send:
@@ -249,9 +269,15 @@ async def serve(
         profiles = {i.hw_format for i in infos}
         if len(profiles) != 1:
             raise ValueError(f"environment {env_id} mixes hardware: {sorted(profiles)}")
-        model = load_model_for(profiles.pop(), model_path)
-        runner = EnvironmentRunner(
-            env_id, [i.router_id for i in infos], model, camera, settings, alert=metrics.alert
+        model = pose_model_for(profiles.pop(), model_path)
+        runner = TieredRunner(
+            env_id,
+            [i.router_id for i in infos],
+            model,
+            camera,
+            settings,
+            sensing=sensing_setup(config, env_id, infos),
+            alert=metrics.alert,
         )
         send, receive = trio.open_memory_channel(256)
         environments[env_id] = _Environment(env_id, infos, runner, send, receive)
@@ -315,7 +341,7 @@ async def serve(
             if not ends:
                 continue
             if env.new_settings is not None:  # never while a window runs in the thread
-                env.runner.pipeline.reconfigure(env.new_settings)
+                env.runner.reconfigure(env.new_settings)
                 env.new_settings = None
             t0 = time.perf_counter()
             events = await trio.to_thread.run_sync(
@@ -441,7 +467,7 @@ async def serve(
         limits.max_total = new.server.max_connections
         limits.max_per_ip = new.server.max_connections_per_ip
         for env in environments.values():
-            env.new_settings = pipeline_config(new, env.runner.pipeline.config)
+            env.new_settings = pipeline_config(new, env.runner.config)
         update = ConfigUpdate(time.time_ns(), list(changed), changed, who.subject, False)
         if changed:
             hub.publish(update)

@@ -538,6 +538,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         raise
     if out is not None:
         out.close()
+    for note in report.tier_notes:  # what the hardware cannot give, said once per router
+        print(f"tier: {note}")
     print(
         f"replayed {report.frames} frames: {report.windows} windows, {report.events} events"
         + (f" -> {args.emit}" if args.emit else "")
@@ -560,6 +562,10 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         if args.plot.suffix.lower() not in FORMATS:
             raise _UserError(f"--plot {args.plot}: must end with {', '.join(FORMATS)}")
     print(format_summary(summarize(args.recording)))
+    from wdp.pipeline.tiered import recording_tiers
+
+    for line in recording_tiers(args.recording):
+        print(f"  tier: {line}")
     if args.plot is not None:
         from wdp.plot import plot_recording
 

@@ -242,6 +242,27 @@ class FallDetector:
         self._open = [f for f in self._open if not (f.recovered or f.severity == "critical")]
         return events
 
+    def report(
+        self, time_ns: int, track_id: int, confidence: float, location: Point
+    ) -> ActivityEvent:
+        """A fall found by another detector (the sensing tier: ``wdp.sensing``), as one
+        ``fall_detected`` through this detector's fall ids and callbacks. That detector
+        sees no posture, so such a fall has no duration or impact figure (null), and is
+        neither escalated nor seen to recover: one fall, one message."""
+        nan = float("nan")
+        fall = _Fall(
+            fall_id=self._next_id,
+            track_id=track_id,
+            detected_ns=time_ns,
+            confidence=confidence,
+            location=location,
+            floor_xy=(nan, nan),
+            duration=nan,
+            impact=nan,
+        )
+        self._next_id += 1
+        return self._event(time_ns, fall)
+
     # -- one detection ----------------------------------------------------------------
 
     def _observe(self, t: int, view: TrackView, state: _TrackState) -> ActivityEvent | None:

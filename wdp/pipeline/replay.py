@@ -1,10 +1,11 @@
 """``wdp replay``: a recording through the whole pipeline, its events written in order.
 
-Every environment of the recording gets an ``EnvironmentRunner`` with a model for its
-hardware; frames are fed in the reader's one deterministic order and windows run as
-soon as the frames allow (see ``runner``), so the events are a pure function of the
-recording: the same bytes on every run, at any ``speed`` (``math.inf``: as fast as
-possible; 1.0: real time) and with any number of worker threads.
+Every environment of the recording gets a ``TieredRunner``: the pose model of its
+hardware where its links fit the model, else the sensing tier (``tiered``). Frames are
+fed in the reader's one deterministic order and windows run as soon as the frames allow
+(see ``runner``), so the events are a pure function of the recording: the same bytes
+on every run, at any ``speed`` (``math.inf``: as fast as possible; 1.0: real time) and
+with any number of worker threads.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from wdp.inference.model import Model, ModelError
 from wdp.pipeline.environment import PipelineConfig
 from wdp.pipeline.events import PipelineEvent
 from wdp.pipeline.observations import camera_from_truth
-from wdp.pipeline.runner import EnvironmentRunner
+from wdp.pipeline.tiered import SensingSetup, TieredRunner
 from wdp.recorder import RecordingError, Truth, open_recording
 from wdp.recorder.playback import run_playback_source
 
@@ -41,6 +42,14 @@ SHIPPED_MODELS = {"intel5300": "default.npz", "esp32": "esp32.npz", "nexmon": "n
 def default_model_path(profile: str) -> Path | None:
     name = SHIPPED_MODELS.get(profile)
     return None if name is None else MODELS_DIR / name
+
+
+def pose_model_for(profile: str, path: str | Path | None = None) -> Model | None:
+    """The given model file (ModelError if it cannot be used), else the shipped one for
+    ``profile``, else None: that hardware runs on the sensing tier."""
+    if path is None and default_model_path(profile) is None:
+        return None
+    return load_model_for(profile, path)
 
 
 def load_model_for(profile: str, path: str | Path | None = None) -> Model:
@@ -71,6 +80,18 @@ class ReplayReport:
     events: int
     environments: tuple[str, ...]
     closed_cleanly: bool
+    #: One line per router on the sensing tier (``TierChoice.message``), in order.
+    tier_notes: tuple[str, ...] = ()
+
+
+def tier_notes(runners: dict[str, TieredRunner]) -> tuple[str, ...]:
+    """What each sensing-tier router cannot give, one line each (environment order)."""
+    notes = []
+    for env in sorted(runners):
+        choice = runners[env].choice
+        if choice is not None and not choice.pose:
+            notes += [choice.message(rid) for rid, _ in choice.reasons]
+    return tuple(notes)
 
 
 def encode_event(event: PipelineEvent) -> bytes:
@@ -87,6 +108,7 @@ async def replay(
     workers: int = 1,
     config: PipelineConfig | None = None,
     progress: Callable[[int], None] | None = None,
+    sensing: SensingSetup | None = None,
 ) -> ReplayReport:
     """Replay ``path``; ``emit`` gets every event in order. RecordingError/ModelError for
     a file that cannot be replayed at all."""
@@ -108,13 +130,14 @@ async def replay(
                 f"environment {env} mixes {', '.join(sorted(profiles))} hardware; "
                 "a model takes one kind"
             )
-        model = load_model_for(profiles.pop(), model_path)
-        runners[env] = EnvironmentRunner(
+        model = pose_model_for(profiles.pop(), model_path)
+        runners[env] = TieredRunner(
             env,
             [i.router_id for i in infos],
             model,
             camera,
             config,
+            sensing=sensing,
             truth=None if truth is None else truth.rows,  # MOTA in analytics_stream
         )
     limiter = trio.CapacityLimiter(max(1, workers))
@@ -148,4 +171,6 @@ async def replay(
     for env in sorted(runners):
         deliver(runners[env].finish())
         windows += runners[env].windows
-    return ReplayReport(frames, windows, events, tuple(sorted(runners)), closed)
+    return ReplayReport(
+        frames, windows, events, tuple(sorted(runners)), closed, tier_notes(runners)
+    )
