@@ -98,12 +98,48 @@ class AuthConfig:
     max_token_bytes: int = attrs.field(default=8192, validator=_range(256, 65536))
 
 
+def _sensing_file(load):
+    """A validator: empty, or a file that ``load`` reads (its one-line error else)."""
+
+    def check(instance, attribute, value) -> None:
+        if not isinstance(value, str):
+            raise ValueError(f"{attribute.name}: must be a string (a file), got {value!r}")
+        if not value:
+            return
+        if not Path(value).is_file():
+            raise ValueError(f"{attribute.name}: {value}: no such file")
+        try:
+            load(value)
+        except ValueError as exc:  # DetectorError, CalibrationError: one line
+            raise ValueError(f"{attribute.name}: {exc}") from None
+
+    return check
+
+
+def _load_detector(path: str):
+    from wdp.sensing.detector import Detector
+
+    return Detector.load(path)
+
+
+def _load_calibration(path: str):
+    from wdp.sensing.calibration import load
+
+    return load(path)
+
+
 @attrs.frozen(slots=True)
 class RouterConfig:
     #: A live source URL (``udp://HOST:PORT?format=...``), a recording
     #: (``replay:PATH``) or the simulator (``sim:SCENARIO``).
     source: str
     profile: str = ""
+    #: The sensing tier's activity and fall detector for this router (a file of ``wdp
+    #: train --labels``); empty: the one wdp ships for its hardware, if any.
+    detector: str = attrs.field(default="", validator=_sensing_file(_load_detector))
+    #: The quiet room's calibration for the motion tier (a file of ``wdp calibrate``);
+    #: empty: learned from the first 30 s of the stream.
+    calibration: str = attrs.field(default="", validator=_sensing_file(_load_calibration))
 
 
 @attrs.frozen(slots=True)

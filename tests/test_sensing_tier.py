@@ -1,0 +1,274 @@
+"""The tier an environment runs, chosen from its frames and said once: the pose model
+where the links fit it, else the sensing tier (motion, presence, activity and falls) in
+``wdp replay``, ``wdp inspect`` and ``wdp serve``; the routers' ``detector`` and
+``calibration`` keys."""
+
+import functools
+import hashlib
+import json
+
+import numpy as np
+import orjson
+import pytest
+import trio
+import trio_websocket
+from app_server import app_config, token_for
+from test_pipeline_events import SPEC_EXAMPLES, assert_shape
+
+from wdp.app import serve
+from wdp.capture.frame import CsiFrame
+from wdp.cli import main
+from wdp.config import ConfigError, load_config
+from wdp.inference.features import FeatureSpec
+from wdp.pipeline.replay import camera_of
+from wdp.pipeline.tier import Link, choose, pose_refusal
+from wdp.pipeline.tiered import TieredRunner
+from wdp.sensing.calibration import calibrate_stream, save
+from wdp.sensing.detector import MODELS_DIR
+from wdp.sensing.stream import load_stream
+
+FALLDOWN = "intel5300-har11/0510/falldown/abid_falldown1.dat"
+NEXMON_FALL = "nexmon-fition/falling_user1_rm1/falling_user1_rm1_1.pcap"
+HAR11_NOTE = (
+    "router router_001: 1x3 at 20 Hz: the pose model needs 3x3 at >= 50 Hz; "
+    "presence, motion, activity and falls only"
+)
+SPEC = FeatureSpec.for_profile("intel5300")
+
+
+# --- the choice ------------------------------------------------------------------------
+
+
+def test_a_link_that_fits_the_pose_model_runs_the_pose_tier():
+    assert pose_refusal(Link("r1", "intel5300", 3, 3, 30, 100.0), SPEC) is None
+    assert choose([Link("r1", "intel5300", 3, 3, 30, 100.0)], SPEC, True).pose
+
+
+@pytest.mark.parametrize(
+    "link,why",
+    [
+        (Link("r1", "intel5300", 1, 3, 30, 20.0), "the pose model needs 3x3 at >= 50 Hz"),
+        (Link("r1", "intel5300", 3, 3, 30, 40.0), "the pose model needs 3x3 at >= 50 Hz"),
+        (Link("r1", "intel5300", 3, 3, 56, 100.0), "56 subcarriers: the pose model needs 30"),
+        (Link("r1", "atheros", 3, 3, 56, 100.0), "the pose model is for intel5300 hardware"),
+    ],
+)
+def test_a_link_the_pose_model_cannot_use_says_why(link, why):
+    assert why in pose_refusal(link, SPEC)
+
+
+def test_every_router_of_a_sensing_environment_gets_its_line():
+    links = [Link("a", "intel5300", 3, 3, 30, 100.0), Link("b", "intel5300", 1, 3, 30, 20.0)]
+    choice = choose(links, SPEC, False)
+    assert not choice.pose
+    assert choice.message("b") == (
+        "router b: 1x3 at 20 Hz: the pose model needs 3x3 at >= 50 Hz; presence and motion only"
+    )
+    assert "another router of its environment" in choice.message("a")
+    no_model = choose([Link("r", "atheros", 1, 3, 56, 50.0)], None, False)
+    assert no_model.reason("r") == "1x3 at 50 Hz: no pose model for atheros hardware"
+
+
+def _frames(n, rate_hz, shape=(1, 3, 30), router="r1", seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        csi = (10 + 0.01 * rng.standard_normal(shape)).astype(np.complex64)
+        out.append(
+            CsiFrame(
+                int(i * 1e9 / rate_hz),
+                0,
+                router,
+                "e",
+                i,
+                csi,
+                np.arange(shape[2]),
+                np.zeros(shape[1]),
+                np.nan,
+                5300.0,
+                20.0,
+                "atheros",
+            )
+        )
+    return out
+
+
+def test_the_tier_waits_for_two_seconds_of_frames_and_warns_once_per_router():
+    runner = TieredRunner("e", ["r1"], None, camera_of(None))
+    frames = _frames(200, 20.0)  # 10 s of a quiet 1x3 link at 20 Hz, no pose model
+    runner.add(frames[:30])
+    assert runner.choice is None and runner.advance() == []
+    events = []
+    for i in range(30, 200, 10):
+        runner.add(frames[i : i + 10])
+        events += runner.advance()
+    events += runner.finish()
+    warnings = [e for e in events if e.TYPE == "hardware_event"]
+    assert [(w.event, w.router_id, w.severity) for w in warnings] == [
+        ("sensing_tier", "r1", "warning")
+    ]
+    assert warnings[0].message == (
+        "router r1: 1x3 at 20 Hz: no pose model for atheros hardware; presence and motion only"
+    )
+    poses = [e.to_message()["data"] for e in events if e.TYPE == "pose_data"]
+    assert len(poses) >= 15
+    for p in poses:
+        md = p["metadata"]
+        assert (md["tier"], md["pose_available"], p["persons"]) == ("sensing", False, [])
+        assert md["reason"] == "1x3 at 20 Hz: no pose model for atheros hardware"
+        assert md["motion"] == "calibrating" and md["presence"] is None
+        assert md["motion_reason"].startswith("calibrating the quiet room")
+    stamps = [e.timestamp_ns for e in events if e.TYPE == "pose_data"]
+    assert all(b - a == 500_000_000 for a, b in zip(stamps, stamps[1:], strict=False))
+
+
+# --- wdp replay and wdp inspect of real captures -------------------------------------
+
+
+def _import(real_data, name, out):
+    assert main(["import", str(real_data / name), "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def _lines(path):
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def test_replay_of_a_har11_fall_says_the_tier_and_finds_the_fall(real_data, tmp_path, capsys):
+    rec = _import(real_data, FALLDOWN, tmp_path / "fall.h5")
+    capsys.readouterr()
+    assert main(["inspect", str(rec)]) == 0
+    assert f"  tier: {HAR11_NOTE}" in capsys.readouterr().out.splitlines()
+    emitted = tmp_path / "events.jsonl"
+    assert main(["replay", str(rec), "--emit", str(emitted), "--quiet"]) == 0
+    assert f"tier: {HAR11_NOTE}" in capsys.readouterr().out.splitlines()
+    messages = _lines(emitted)
+    warnings = [m for m in messages if m["type"] == "hardware_event"]
+    assert [w["data"]["message"] for w in warnings] == [HAR11_NOTE]
+    poses = [m for m in messages if m["type"] == "pose_data"]
+    assert poses and all(p["data"]["metadata"]["pose_available"] is False for p in poses)
+    falls = [m for m in messages if m["type"] == "activity_event"]
+    assert [f["data"]["event_type"] for f in falls] == ["fall_detected"]
+    spec = json.loads(SPEC_EXAMPLES["activity_event"])
+    assert_shape(falls[0], spec, "activity_event")
+    assert falls[0]["data"]["details"]["fall_duration"] is None  # no posture to time it
+
+
+def test_replay_of_a_nexmon_fall_twice_gives_the_same_bytes(real_data, tmp_path, capsys):
+    rec = _import(real_data, NEXMON_FALL, tmp_path / "nexmon.h5")
+    digests = []
+    for run in ("a", "b"):
+        out = tmp_path / f"{run}.jsonl"
+        assert main(["replay", str(rec), "--emit", str(out), "--quiet"]) == 0
+        digests.append(hashlib.sha256(out.read_bytes()).hexdigest())
+    printed = capsys.readouterr().out
+    assert "1x1 at 48.8 Hz: the pose model needs 1x1 at >= 50 Hz" in printed
+    assert digests[0] == digests[1]
+    messages = _lines(tmp_path / "a.jsonl")
+    assert [m["data"]["event_type"] for m in messages if m["type"] == "activity_event"] == [
+        "fall_detected"
+    ]
+    models = {m["data"]["metadata"]["model_version"] for m in messages if m["type"] == "pose_data"}
+    assert models == {"sensing-nexmon"}
+
+
+def test_replay_of_the_bundled_simulated_recordings_stays_on_the_pose_tier(capsys):
+    from pathlib import Path
+
+    rec = Path(__file__).resolve().parents[1] / "recordings" / "one_walker_intel5300.h5"
+    assert main(["inspect", str(rec)]) == 0
+    out = capsys.readouterr().out
+    assert "  tier: router r1: 3x3 at 100 Hz: pose tier (the intel5300 pose model fits)" in out
+
+
+# --- configuration -----------------------------------------------------------------
+
+
+def _config(tmp_path, **router):
+    body = '[environments.room_001.routers.router_001]\nsource = "replay:x.h5"\n'
+    body += "".join(f'{k} = "{v}"\n' for k, v in router.items())
+    path = tmp_path / "wdp.toml"
+    path.write_text(body)
+    return load_config(path, environ={})
+
+
+def test_detector_and_calibration_keys_take_files_of_their_kind(tmp_path):
+    cal = tmp_path / "quiet.json"
+    (tmp_path / "notes.txt").write_text("hello")
+    detector = MODELS_DIR / "intel5300.npz"
+    cfg = _config(tmp_path, detector=detector, calibration=_quiet_calibration(cal))
+    router = cfg.environments["room_001"].routers["router_001"]
+    assert (router.detector, router.calibration) == (str(detector), str(cal))
+    assert _config(tmp_path).environments["room_001"].routers["router_001"].detector == ""
+    field = f"{tmp_path / 'wdp.toml'}: environments.room_001.routers.router_001"
+    cases = [
+        ({"detector": tmp_path / "none.npz"}, f"detector: {tmp_path / 'none.npz'}: no such file"),
+        ({"detector": cal}, f"detector: {cal}: not a wdp sensing detector"),
+        ({"calibration": detector}, f"calibration: {detector}: not a readable calibration"),
+        ({"calibration": tmp_path / "notes.txt"}, "calibration: "),
+    ]
+    for keys, message in cases:
+        with pytest.raises(ConfigError) as err:
+            _config(tmp_path, **keys)
+        text = str(err.value)
+        assert text.startswith(f"{field}.{message}") and "\n" not in text
+
+
+def _quiet_calibration(path):
+    """A calibration file (its numbers do not matter to the config)."""
+    from wdp.sensing.calibration import from_variabilities
+    from wdp.sensing.motion import MotionConfig
+
+    save(from_variabilities([0.02, 0.021, 0.022, 0.02], MotionConfig(), source="test"), path)
+    return path
+
+
+# --- wdp serve ---------------------------------------------------------------------
+
+
+async def test_serve_streams_the_sensing_tier_of_a_real_capture(real_data, tmp_path):
+    rec = tmp_path / "fall.h5"
+    _import(real_data, FALLDOWN, rec)
+    quiet = load_stream(real_data / FALLDOWN).between(0, 5)  # before the fall
+    cal = tmp_path / "quiet.json"
+    save(calibrate_stream(quiet, source="first 5 s"), cal)
+    config = app_config(
+        tmp_path,
+        environments={
+            "room_001": {"routers": {"router_001": {"source": "sim:x", "calibration": str(cal)}}}
+        },
+    )
+    token = token_for(config)
+    stop = trio.Event()
+    seen = {"hardware_event": [], "pose_data": [], "activity_event": [], "occupancy_update": []}
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(
+                functools.partial(serve, config, stop=stop, recording=rec, speed=4.0)
+            )
+            url = f"/ws/v1?token={token}"
+            async with trio_websocket.open_websocket("127.0.0.1", port, url, use_ssl=False) as ws:
+                kinds = ("pose_data", "activity_event", "hardware_event", "occupancy_update")
+                subscribe = {"subscriptions": [{"event_type": k} for k in kinds]}
+                await ws.send_message(
+                    orjson.dumps({"type": "subscribe", "data": subscribe}).decode()
+                )
+                while not seen["activity_event"]:
+                    msg = orjson.loads(await ws.get_message())
+                    if msg["type"] in seen:
+                        seen[msg["type"]].append(msg)
+                stop.set()
+    assert [m["data"]["message"] for m in seen["hardware_event"]] == [HAR11_NOTE]
+    fall = seen["activity_event"][0]["data"]
+    assert fall["event_type"] == "fall_detected" and fall["actions"] == ["alert_triggered"]
+    present = [p["data"] for p in seen["pose_data"] if p["data"]["persons"]]
+    assert present, "the calibrated room sees someone move before the fall"
+    person = present[0]["persons"][0]
+    assert person["keypoints"] == [] and person["bounding_box"] is None
+    assert person["activity"]["velocity"] is None
+    assert_shape(
+        {"type": "pose_data", "timestamp": "x", "data": present[0]},
+        json.loads(SPEC_EXAMPLES["pose_data"]),
+        "pose_data",
+    )
+    assert seen["occupancy_update"][0]["data"]["change_type"] == "person_entered"
