@@ -3,7 +3,7 @@
 app ⊃ {sources (one task per router, or one simulator per environment), ingest
 (fans frames out), recorder (every frame, rolling files), one pipeline per environment,
 the HTTP/WebSocket server}. ``started`` is reported only once the port is bound, every
-model is loaded and the numba kernels are compiled.
+model is loaded and the numba kernels (the sensing tier's too) are compiled.
 
 With no environments configured, the demo runs: environment ``room_001`` fed by the
 simulator's ``demo_room`` scenario in a loop, in the room the shipped model was trained in.
@@ -32,7 +32,7 @@ from wdp.pipeline.environment import PipelineConfig
 from wdp.pipeline.events import ActivityEvent, ConfigUpdate, HardwareEvent, SystemEvent
 from wdp.pipeline.performance import PERFORMANCE_INTERVAL_S, PerformanceMonitor
 from wdp.pipeline.replay import camera_of, pose_model_for
-from wdp.pipeline.tiered import SensingSetup, TieredRunner
+from wdp.pipeline.tiered import SensingSetup, TieredRunner, warm_sensing
 from wdp.recorder import RollingRecorder, RouterInfo
 from wdp.recorder.playback import run_playback_source
 from wdp.server.auth import AuthError, Verifier, token_from_request
@@ -282,6 +282,7 @@ async def serve(
         send, receive = trio.open_memory_channel(256)
         environments[env_id] = _Environment(env_id, infos, runner, send, receive)
     await trio.to_thread.run_sync(warm_up)
+    await trio.to_thread.run_sync(warm_sensing)
     verifier = Verifier.from_config(config.auth, config.state_dir)
     ctx = ConnectionContext(config.server, verifier, hub)
     all_infos = [i for e in environments.values() for i in e.routers]

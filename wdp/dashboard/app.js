@@ -91,8 +91,17 @@ function draw() {
   ui.frameInfo.textContent = frame
     ? `${frame.environment_id} · frame ${frame.frame_id} · ${persons} `
       + `${persons === 1 ? 'person' : 'people'} · model ${frame.metadata?.model_version ?? '?'}`
+      + tierNote(frame.metadata)
     : 'waiting for data';
   state.renders += 1;
+}
+
+// Without a pose estimate (the sensing tier, or a window the model refused) say why,
+// and what motion says, instead of drawing nothing silently.
+function tierNote(metadata) {
+  if (!metadata || metadata.pose_available !== false) return '';
+  const motion = metadata.motion ? ` · motion ${metadata.motion}` : '';
+  return ` · no pose: ${metadata.reason ?? 'unknown'}${motion}`;
 }
 
 function drawOccupancyChart() {

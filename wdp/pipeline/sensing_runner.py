@@ -64,6 +64,7 @@ _NAN_POINT = Point(None, None, math.nan, math.nan, math.nan)
 @attrs.define(slots=True, eq=False)
 class _Router:
     live: LiveSensing
+    frames: list = attrs.field(factory=list)  # added, not yet through ``live``
     queue: deque = attrs.field(factory=deque)  # (time ns, MotionState | Activity | float)
     latest_ns: float = -math.inf
     first_ns: int | None = None
@@ -127,7 +128,8 @@ class SensingRunner:
         self.falls.config = config.falls
 
     def add(self, frames: list[CsiFrame]) -> None:
-        """Frames of this environment, each router's in time order."""
+        """Frames of this environment, each router's in time order. Only kept here: the
+        work is done by ``run`` (which ``wdp serve`` calls in a worker thread)."""
         for f in frames:
             r = self._routers.get(f.router_id)
             if r is None:
@@ -136,7 +138,14 @@ class SensingRunner:
             if r.first_ns is None:
                 r.first_ns = f.timestamp_ns
             r.latest_ns = max(r.latest_ns, f.timestamp_ns)
-            self._queue(r, r.live.add(f.timestamp_ns, f.csi))
+            r.frames.append(f)
+
+    def _consume(self) -> None:
+        """The added frames through each router's LiveSensing, outputs queued."""
+        for r in self._routers.values():
+            frames, r.frames = r.frames, []
+            for f in frames:
+                self._queue(r, r.live.add(f.timestamp_ns, f.csi))
 
     def _queue(self, r: _Router, out) -> None:
         t0 = r.live.t0_ns
@@ -167,6 +176,7 @@ class SensingRunner:
 
     def finish(self) -> list[PipelineEvent]:
         """End of a replay: every router's last outputs, then the windows they allow."""
+        self._consume()
         for r in self._routers.values():
             self._queue(r, r.live.finish())
         ends = [int(t) for r in self._routers.values() for t, _ in r.queue]
@@ -175,6 +185,7 @@ class SensingRunner:
 
     def run(self, ends: list[int], *, processing_time_ms: float | None = None):
         """The events of the windows ending at ``ends`` (from ``ready``), in order."""
+        self._consume()
         events: list[PipelineEvent] = []
         for end in ends:
             falls = []

@@ -15,6 +15,7 @@ decision, before the first window's events; and in every ``pose_data`` ``metadat
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import attrs
@@ -28,14 +29,25 @@ from wdp.pipeline.runner import EnvironmentRunner
 from wdp.pipeline.sensing_runner import SensingRunner
 from wdp.pipeline.tier import DECIDE_S, Link, TierChoice, choose, observe
 from wdp.sensing.calibration import Calibration
-from wdp.sensing.detector import MODELS_DIR, Detector
+from wdp.sensing.detector import MODELS_DIR, Detector, DetectorError
+from wdp.sensing.live import warm_up
 from wdp.sensing.motion import MotionConfig
+
+log = logging.getLogger(__name__)
 
 
 def shipped_detector(hw_format: str) -> Detector | None:
-    """The activity and fall detector shipped for this hardware, or None."""
+    """The activity and fall detector shipped for this hardware, or None (also, logged
+    as an error, when the shipped file is one this wdp cannot read: then the router
+    still gets presence and motion, and its tier line says only those)."""
     path = MODELS_DIR / f"{hw_format}.npz"
-    return Detector.load(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        return Detector.load(path)
+    except DetectorError as exc:
+        log.error("shipped sensing detector unusable, presence and motion only: %s", exc)
+        return None
 
 
 @attrs.frozen(slots=True)
@@ -219,6 +231,16 @@ class TieredRunner:
         )
 
 
+def warm_sensing() -> None:
+    """Compile the sensing tier's kernels, with a shipped detector (the kernel is the
+    same for every detector)."""
+    for path in sorted(MODELS_DIR.glob("*.npz")):
+        det = shipped_detector(path.stem)
+        if det is not None:
+            warm_up(det)
+            return
+
+
 def recording_tiers(path, model_path=None) -> list[str]:
     """One line per router of a recording: the tier its first ``DECIDE_S`` of frames
     put it on, and why (what ``wdp inspect`` prints; the same judgement as a replay)."""
@@ -257,4 +279,10 @@ def recording_tiers(path, model_path=None) -> list[str]:
     return lines
 
 
-__all__ = ["SensingSetup", "TieredRunner", "recording_tiers", "shipped_detector"]
+__all__ = [
+    "SensingSetup",
+    "TieredRunner",
+    "recording_tiers",
+    "shipped_detector",
+    "warm_sensing",
+]

@@ -397,3 +397,10 @@ class LiveSensing:
         if self._grid is not None:
             out = out + self._windows.add(self._grid.finish()) + self._windows.finish()
         return out
+
+
+def warm_up(detector: Detector) -> None:
+    """Compile the forests' numba kernel (or load it from numba's cache) before a server
+    says it is ready: one call on a row of zeros."""
+    n = int(max(detector.activity.feature.max(), detector.fall.feature.max())) + 1
+    detector.activity.predict_proba(np.zeros((1, max(n, 1))))
