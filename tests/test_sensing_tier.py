@@ -122,6 +122,35 @@ def test_the_tier_waits_for_two_seconds_of_frames_and_warns_once_per_router():
     assert all(b - a == 500_000_000 for a, b in zip(stamps, stamps[1:], strict=False))
 
 
+def test_two_routers_each_warn_once_and_windows_wait_for_both():
+    runner = TieredRunner("e", ["a", "b"], None, camera_of(None))
+    a, b = _frames(100, 20.0, router="a"), _frames(100, 20.0, router="b", seed=1)
+    runner.add(a)  # 5 s of router a, nothing of b yet: no choice, no window
+    assert runner.advance() == [] and runner.choice is None
+    runner.add(b[:60])
+    events = runner.advance()
+    assert [e.router_id for e in events if e.TYPE == "hardware_event"] == ["a", "b"]
+    stamps = [e.timestamp_ns for e in events if e.TYPE == "pose_data"]
+    assert stamps and max(stamps) < b[59].timestamp_ns  # only windows both routers passed
+    events = runner.advance() + runner.finish()
+    assert not [e for e in events if e.TYPE == "hardware_event"]
+
+
+def test_a_window_the_pose_model_refuses_says_why():
+    from wdp.pipeline.environment import EnvironmentPipeline
+    from wdp.pipeline.observations import Window
+    from wdp.pipeline.runner import low_quality_reason
+
+    pipeline = EnvironmentPipeline("e", camera_of(None))
+    why = low_quality_reason(0.1)
+    assert why.startswith("CSI quality 0.10 is below 0.5")
+    frame = pipeline.step(Window(1, "e", (), 0.1, "m", pose_refusal=why))[0]
+    md = frame.to_message()["data"]["metadata"]
+    assert (md["tier"], md["pose_available"], md["reason"]) == ("pose", False, why)
+    ok = pipeline.step(Window(2, "e", (), 1.0, "m"))[0].to_message()["data"]["metadata"]
+    assert (ok["pose_available"], ok["reason"], ok["motion"]) == (True, None, None)
+
+
 # --- wdp replay and wdp inspect of real captures -------------------------------------
 
 
