@@ -183,6 +183,28 @@ def test_replay_of_a_har11_fall_says_the_tier_and_finds_the_fall(real_data, tmp_
     assert falls[0]["data"]["details"]["fall_duration"] is None  # no posture to time it
 
 
+def test_replay_takes_the_routers_calibration_from_config(real_data, tmp_path, capsys):
+    rec = _import(real_data, FALLDOWN, tmp_path / "fall.h5")
+    cal = tmp_path / "quiet.json"
+    save(calibrate_stream(load_stream(real_data / FALLDOWN).between(0, 5)), cal)
+    toml = tmp_path / "wdp.toml"
+    toml.write_text(
+        '[environments.room_001.routers.router_001]\nsource = "replay:fall.h5"\n'
+        f'calibration = "{cal}"\n'
+    )
+    out = tmp_path / "events.jsonl"
+    assert main(["replay", str(rec), "--emit", str(out), "--config", str(toml), "--quiet"]) == 0
+    poses = [m["data"] for m in _lines(out) if m["type"] == "pose_data"]
+    assert {p["metadata"]["motion"] for p in poses} <= {"empty", "moving", "still"}
+    assert poses[0]["metadata"]["presence"] is False and poses[0]["persons"] == []
+    present = [p for p in poses if p["metadata"]["presence"]]
+    assert present and all(len(p["persons"]) == 1 for p in present)
+    missing = tmp_path / "bad.toml"
+    missing.write_text(toml.read_text().replace(str(cal), str(tmp_path / "none.json")))
+    assert main(["replay", str(rec), "--config", str(missing), "--quiet"]) == 1
+    assert "calibration: " in capsys.readouterr().err  # the config's one-line error
+
+
 def test_replay_of_a_nexmon_fall_twice_gives_the_same_bytes(real_data, tmp_path, capsys):
     rec = _import(real_data, NEXMON_FALL, tmp_path / "nexmon.h5")
     digests = []

@@ -32,7 +32,7 @@ from wdp.pipeline.environment import PipelineConfig
 from wdp.pipeline.events import ActivityEvent, ConfigUpdate, HardwareEvent, SystemEvent
 from wdp.pipeline.performance import PERFORMANCE_INTERVAL_S, PerformanceMonitor
 from wdp.pipeline.replay import camera_of, pose_model_for
-from wdp.pipeline.tiered import SensingSetup, TieredRunner, warm_sensing
+from wdp.pipeline.tiered import TieredRunner, sensing_setup, warm_sensing
 from wdp.recorder import RollingRecorder, RouterInfo
 from wdp.recorder.playback import run_playback_source
 from wdp.server.auth import AuthError, Verifier, token_from_request
@@ -177,26 +177,6 @@ def _sources(config: Config):
                 raise ValueError(f"environments.{env_id}.routers.{rid}.source: unknown {src!r}")
         envs[env_id] = (infos, runs)
     return envs, None
-
-
-def sensing_setup(config: Config, env_id: str, infos: list[RouterInfo]) -> SensingSetup:
-    """The configured detector and calibration files of an environment's routers (a
-    router split per transmitter, ``r1.<mac>``, takes those of ``r1``)."""
-    from wdp.sensing.calibration import load as load_calibration
-    from wdp.sensing.detector import Detector
-
-    env = config.environments.get(env_id)
-    detectors, calibrations = {}, {}
-    for info in infos:
-        rid = info.router_id
-        router = None if env is None else env.routers.get(rid, env.routers.get(rid.split(".")[0]))
-        if router is None:
-            continue
-        if router.detector:
-            detectors[rid] = Detector.load(router.detector)
-        if router.calibration:
-            calibrations[rid] = load_calibration(router.calibration)
-    return SensingSetup(detectors, calibrations)
 
 
 async def _source(run, send: trio.MemorySendChannel) -> None:

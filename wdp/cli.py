@@ -241,7 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the recording's events like wdp serve (speed default 1.0 then)",
     )
     p.add_argument("--loop", action="store_true", help="with --serve: play it in a loop")
-    p.add_argument("--config", type=Path, default=None, help="with --serve: wdp.toml")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="wdp.toml: its routers' detector and calibration; with --serve, the server's",
+    )
     p.add_argument("--port", type=int, default=None, help="with --serve: the port")
     p.set_defaults(run=_cmd_replay)
 
@@ -500,6 +505,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         truth = rec.truth()
         total = sum(rec.frame_count(r.router_id) for r in rec.routers)
         closed = rec.closed_cleanly
+        sensing = _replay_sensing(args.config, rec.routers)
     if args.compare_truth and truth is None:
         raise _UserError(f"{args.recording} has no ground truth to compare with")
     if not closed:
@@ -529,6 +535,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
                     model_path=args.model,
                     workers=args.workers,
                     progress=bar.update,
+                    sensing=sensing,
                 )
             )
     except BaseException:
@@ -547,6 +554,23 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     if args.compare_truth:
         print(format_comparison(compare(events, truth)))
     return EXIT_OK
+
+
+def _replay_sensing(config_path: Path | None, routers):
+    """The detector and calibration files ``--config`` names for the recording's routers
+    (matched by environment and router id), or None."""
+    if config_path is None:
+        return None
+    from wdp.config import load_config
+    from wdp.pipeline.tiered import SensingSetup, sensing_setup
+
+    config = load_config(config_path)
+    setup = SensingSetup()
+    for env in sorted({r.environment_id for r in routers}):
+        part = sensing_setup(config, env, [r for r in routers if r.environment_id == env])
+        setup.detectors.update(part.detectors)
+        setup.calibrations.update(part.calibrations)
+    return setup
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:

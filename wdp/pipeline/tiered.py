@@ -231,6 +231,26 @@ class TieredRunner:
         )
 
 
+def sensing_setup(config, env_id: str, infos) -> SensingSetup:
+    """The configured detector and calibration files of an environment's routers (a
+    router split per transmitter, ``r1.<mac>``, takes those of ``r1``). ``config`` is a
+    ``wdp.config.Config``, ``infos`` the environment's ``RouterInfo``s."""
+    from wdp.sensing.calibration import load as load_calibration
+
+    env = config.environments.get(env_id)
+    detectors, calibrations = {}, {}
+    for info in infos:
+        rid = info.router_id
+        router = None if env is None else env.routers.get(rid, env.routers.get(rid.split(".")[0]))
+        if router is None:
+            continue
+        if router.detector:
+            detectors[rid] = Detector.load(router.detector)
+        if router.calibration:
+            calibrations[rid] = load_calibration(router.calibration)
+    return SensingSetup(detectors, calibrations)
+
+
 def warm_sensing() -> None:
     """Compile the sensing tier's kernels, with a shipped detector (the kernel is the
     same for every detector)."""
@@ -283,6 +303,7 @@ __all__ = [
     "SensingSetup",
     "TieredRunner",
     "recording_tiers",
+    "sensing_setup",
     "shipped_detector",
     "warm_sensing",
 ]
