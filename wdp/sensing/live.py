@@ -23,8 +23,9 @@ live server cannot wait for the end of a capture, and must not hold all of it, s
 - **falls**: ``Detector.fall_events`` over the last ``context_s`` of the grid, once per
   new window. A peak is reported once it is *settled*: ``SETTLE_S`` after it, when the
   rules can see everything they look at after a peak (its 2 s neighbourhood, the
-  stillness 1 to 2.5 s after, the floor up to 3 s after, the windows centred 0.5 s
-  after). That is the latency of a fall: about 3.5 s after the burst. The motion course
+  stillness 1 to 2.5 s after, the floor up to 3 s after, the windows they judge), and
+  the smoothed motion course there is final. That is the latency of a fall: 3.5 s
+  after the burst with rules that look 3 s ahead. The motion course
   is relative to the mean amplitude of the span it is computed over; offline that is
   the whole capture, here the last ``context_s``: the only place where the stream and
   the offline functions see different numbers (``tests/test_sensing_live.py`` measures
@@ -41,6 +42,7 @@ from collections import deque
 import attrs
 import numpy as np
 
+from wdp.sensing import falls
 from wdp.sensing.calibration import Calibration
 from wdp.sensing.detector import Detector, capture_motion, chain_pair_phasors
 from wdp.sensing.features import clean_packets, phasor_features, window_features
@@ -48,8 +50,12 @@ from wdp.sensing.motion import MotionConfig, MotionDetector, MotionState
 from wdp.sensing.motion import window_features as motion_window_features
 from wdp.sensing.stream import amplitude
 
-#: Seconds after a peak before a fall there is decided (see the module docstring).
-SETTLE_S = 3.5
+#: Seconds after a peak that the fall rules look at: ``falls.LOOK_AFTER_S`` where the
+#: rules name it, else 3 s (the motion floor's span, the farthest they look).
+LOOK_AFTER_S = float(getattr(falls, "LOOK_AFTER_S", 3.0))
+#: Seconds after a peak before a fall there is decided: what the rules look at, plus
+#: half the motion course's 1 s smoothing (its value there needs samples that late).
+SETTLE_S = LOOK_AFTER_S + 0.5
 #: Seconds of the detector's grid that fall decisions see (10 s of floor before a peak,
 #: SETTLE_S after it, and margin for the smoothing and the burst's extent).
 CONTEXT_S = 20.0
