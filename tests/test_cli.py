@@ -154,6 +154,7 @@ def test_import_with_label_and_group_makes_a_training_session(capsys, samples, t
         ("--label", "", "must not be empty"),
         ("--label", "walk,run", "must not contain a comma"),
         ("--label", "fall\nx", "must not contain a newline"),
+        ("--label", "Sit down", "must be snake_case"),
         ("--group", "bob,alice", "must not contain a comma"),
     ],
 )

@@ -587,17 +587,17 @@ def test_label_and_group_are_root_attributes_and_optional(tmp_path):
     root attributes that plain h5py reads; an unlabelled file has neither, as files
     written before labels existed, and reads as ""."""
     labelled, plain = tmp_path / "walk.h5", tmp_path / "plain.h5"
-    record_sample(labelled, mixed_frames(3), label="sit down", label_group="alice")
+    record_sample(labelled, mixed_frames(3), label="sit_down", label_group="room 2")
     record_sample(plain, mixed_frames(3))
     with h5py.File(labelled, "r") as f:
-        assert (f.attrs["label"], f.attrs["label_group"]) == ("sit down", "alice")
+        assert (f.attrs["label"], f.attrs["label_group"]) == ("sit_down", "room 2")
     with h5py.File(plain, "r") as f:
         assert "label" not in f.attrs and "label_group" not in f.attrs
     with open_recording(labelled) as r:
-        assert (r.attrs.label, r.attrs.label_group) == ("sit down", "alice")
+        assert (r.attrs.label, r.attrs.label_group) == ("sit_down", "room 2")
     with open_recording(plain) as r:
         assert (r.attrs.label, r.attrs.label_group) == ("", "")
-    assert "  label: sit down, group alice" in format_summary(summarize(labelled))
+    assert "  label: sit_down, group room 2" in format_summary(summarize(labelled))
     assert "  label:" not in format_summary(summarize(plain))
 
 
@@ -607,7 +607,9 @@ def test_label_and_group_are_root_attributes_and_optional(tmp_path):
         ("a,b", "", "label must not contain a comma"),
         ("walk\ning", "", "newline"),
         ("walking", "alice\r", "label_group must not contain a newline"),
-        (" walking", "", "start or end with a space"),
+        ("walking", " alice", "label_group must not start or end with a space"),
+        ("Sit down", "", "label must be snake_case"),
+        ("2nd_fall", "", "label must be snake_case"),
         ("x" * 65, "", "at most 64"),
     ],
 )

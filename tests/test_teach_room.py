@@ -5,6 +5,8 @@ on the quiet one, ``wdp train --labels`` on the folder of sessions, ``wdp eval
 input giving one line that names the file (real data: skipped without
 ../shared/real-data, failed under CI)."""
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -27,7 +29,6 @@ CLASSES = (("falldown", "fall"), ("walking", "walking"), ("jump", "jump"))
 PEOPLE = (("abid", ("abid",)), ("hhj", ("hhj", "hjj")))
 #: Sessions per person and class.
 PER_CLASS = 2
-SHIPPED = Path(__file__).resolve().parents[1] / "wdp" / "sensing" / "models" / "intel5300.npz"
 
 
 def wdp(capsys, *argv) -> tuple[int, str, str]:
@@ -55,18 +56,30 @@ def room(real_data, tmp_path_factory) -> Path:
     return root
 
 
-def test_the_tutorial_calibrate_train_eval(room, tmp_path, capsys):
-    recordings, cache = room / "recordings", tmp_path / "cache"
-    code, out, err = wdp(capsys, "calibrate", room / "quiet.h5", "--out", tmp_path / "calib.json")
-    assert code == 0, err
-    cal = load_calibration(tmp_path / "calib.json")
+@pytest.fixture(scope="module")
+def taught(room) -> dict:
+    """Steps 1 and 3 of the tutorial on ``room``: ``wdp calibrate`` on the quiet session
+    and ``wdp train --labels`` on the folder; their files and what they printed."""
+    out = {"calib": room / "calib.json", "detector": room / "my.npz", "cache": room / "cache"}
+    for key, argv in (
+        ("calibrated", ["calibrate", room / "quiet.h5", "--out", out["calib"]]),
+        ("trained", ["train", "--labels", room / "recordings", "--profile", "intel5300",
+                     "--out", out["detector"], "--cache", out["cache"], "--quiet"]),
+    ):  # fmt: skip
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            assert main([str(a) for a in argv]) == 0
+        out[key] = printed.getvalue()
+    return out
+
+
+def test_the_tutorial_calibrate_train_eval(room, taught, tmp_path, capsys):
+    recordings, cache, detector = room / "recordings", taught["cache"], taught["detector"]
+    assert f"-> {taught['calib']}" in taught["calibrated"]
+    cal = load_calibration(taught["calib"])
     assert cal.quiet_median > 0 and (cal.links, cal.subcarriers) == (3, 30)
 
-    detector = tmp_path / "my.npz"
-    argv = ["train", "--labels", recordings, "--profile", "intel5300", "--out", detector]
-    code, out, err = wdp(capsys, *argv, "--cache", cache, "--quiet")
-    assert code == 0, err
-    assert f"wrote {detector}: 12 files, classes fall, jump, walking" in out
+    assert f"wrote {detector}: 12 files, classes fall, jump, walking" in taught["trained"]
     det = Detector.load(detector)
     assert det.profile == "intel5300" and det.classes == ["fall", "jump", "walking"]
 
@@ -194,13 +207,13 @@ def test_manifest_takes_a_recordings_label_and_group_when_left_empty(tmp_path):
         read_labels(tmp_path / "empty")
 
 
-def test_eval_refuses_a_label_the_detector_does_not_know(capsys, tmp_path):
+def test_eval_refuses_a_label_the_detector_does_not_know(taught, capsys, tmp_path):
     """A typo in a test set's label would count as a misclassified sample: refused."""
-    s = session(tmp_path / "s.h5", "walkng")
-    argv = ["eval", "--labels", tmp_path, "--detector", SHIPPED, "--quiet"]
+    s, detector = session(tmp_path / "s.h5", "walkng"), taught["detector"]
+    argv = ["eval", "--labels", tmp_path, "--detector", detector, "--quiet"]
     code, _, err = wdp(capsys, *argv)
     assert code == 1 and len(err.strip().splitlines()) == 1
-    assert f"wdp eval: error: {s}: label 'walkng' is not a class of {SHIPPED} (" in err
+    assert f"wdp eval: error: {s}: label 'walkng' is not a class of {detector} (fall, jump" in err
 
 
 def esp32_session(path: Path, label: str, group: str = "") -> Path:
@@ -219,7 +232,7 @@ def test_eval_without_profile_takes_the_recordings_hardware(tmp_path):
     assert _guess_profile([LabelledFile(tmp_path / "x.pcap", "fall")]) == "nexmon"
 
 
-def test_sessions_of_other_hardware_are_named(capsys, tmp_path):
+def test_sessions_of_other_hardware_are_named(taught, capsys, tmp_path):
     """A detector learns one profile's rate and links: ESP32 sessions are refused for an
     Intel 5300 detector, in training, evaluation and leave-one-out alike."""
     folder = tmp_path / "recordings"
@@ -228,8 +241,11 @@ def test_sessions_of_other_hardware_are_named(capsys, tmp_path):
     e = esp32_session(folder / "b_fall.h5", "fall", "b")
     line = train_error(capsys, folder, tmp_path)
     assert f"{e}: recorded with esp32 hardware, but --profile is intel5300" in line
-    code, _, err = wdp(capsys, "eval", "--labels", folder, "--detector", SHIPPED, "--quiet")
-    assert code == 1 and f"{e}: recorded with esp32 hardware, but {SHIPPED} is for intel5300" in err
+    detector = taught["detector"]
+    code, _, err = wdp(capsys, "eval", "--labels", folder, "--detector", detector, "--quiet")
+    assert (
+        code == 1 and f"{e}: recorded with esp32 hardware, but {detector} is for intel5300" in err
+    )
     code, _, err = wdp(capsys, "eval", "--labels", folder, "--leave-one-out", "group", "--quiet")
     assert code == 1 and len(err.strip().splitlines()) == 1
     # one each: a tie goes to the first name, so the Intel 5300 session is the odd one

@@ -44,11 +44,21 @@ def _source_mac(value: str) -> str:
 
 
 def _label(value: str) -> str:
-    """A ``--label`` or ``--group`` value: one CSV cell (no commas, newlines, edge spaces)."""
+    """A ``--label`` value: snake_case, the activity type a detector trained on it reports."""
     from wdp.recorder.schema import check_label
 
     try:
         return check_label(value, "the value")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _group(value: str) -> str:
+    """A ``--group`` value: one CSV cell (no commas, newlines or surrounding spaces)."""
+    from wdp.recorder.schema import check_group
+
+    try:
+        return check_group(value, "the value")
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -59,11 +69,12 @@ def _add_label_options(p: argparse.ArgumentParser) -> None:
         "--label",
         type=_label,
         default=None,
-        help="what the person was doing (e.g. walking, fall): a labelled session for wdp train",
+        help="what the person was doing, snake_case (e.g. walking, sit_down, fall): a "
+        "labelled session for wdp train",
     )
     p.add_argument(
         "--group",
-        type=_label,
+        type=_group,
         default=None,
         help="who or where (person or room): the unit wdp eval --leave-one-out group leaves out",
     )

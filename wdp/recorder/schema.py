@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import platform
+import re
 from urllib.parse import quote
 
 import attrs
@@ -73,13 +74,17 @@ OPTIONAL_COLUMNS = {"source_mac": 0}
 #: Longest ``label`` / ``label_group`` a recording takes.
 MAX_LABEL_CHARS = 64
 
+#: A label is snake_case: a detector's class becomes the activity type the API reports
+#: (``sit_down``; see ``wdp.pipeline.events.SENSING_ACTIVITY``).
+LABEL_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 
-def check_label(value: str, what: str = "label") -> str:
-    """``value`` if it can be a recording's label (or group), else ValueError saying why.
 
-    Labels end up as cells of manifest CSVs and lines of ``wdp eval`` tables, so a comma,
+def check_group(value: str, what: str = "label_group") -> str:
+    """``value`` if it can be a recording's group (a person or room), else ValueError.
+
+    Groups end up as cells of manifest CSVs and lines of ``wdp eval`` tables, so a comma,
     a newline or any other control character would split them; surrounding spaces would
-    make two labels that look the same differ.
+    make two groups that look the same differ.
     """
     if not isinstance(value, str) or not value:
         raise ValueError(f"{what} must not be empty")
@@ -91,6 +96,18 @@ def check_label(value: str, what: str = "label") -> str:
         raise ValueError(f"{what} must not contain a newline or control character, got {value!r}")
     if value != value.strip():
         raise ValueError(f"{what} must not start or end with a space, got {value!r}")
+    return value
+
+
+def check_label(value: str, what: str = "label") -> str:
+    """``value`` if it can be a recording's label, else ValueError saying why: a group's
+    rules, and snake_case, because the label is what the served detector will report."""
+    check_group(value, what)
+    if not LABEL_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"{what} must be snake_case (a-z, 0-9 and _, from a letter: e.g. sit_down), "
+            f"got {value!r}"
+        )
     return value
 
 

@@ -464,11 +464,12 @@ class Recorder:
         label_group: str = "",
     ) -> None:
         self.path = Path(path)
-        labels = {"label": label, "label_group": label_group}
         try:
-            labels = {k: schema.check_label(v, k) for k, v in labels.items() if v}
+            labels = {"label": label and schema.check_label(label)}
+            labels["label_group"] = label_group and schema.check_group(label_group)
         except ValueError as e:
             raise RecordingError(f"{self.path}: {e}") from None
+        labels = {k: v for k, v in labels.items() if v}
         infos = tuple(routers)
         ids = [r.router_id for r in infos]
         if len(set(ids)) != len(ids):

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import attrs
 
-from wdp.recorder.schema import check_label
+from wdp.recorder.schema import check_group, check_label
 from wdp.sensing.stream import RECORDING_SUFFIXES
 
 #: File endings of capture files and recordings (anything else under a class folder is
@@ -109,7 +109,7 @@ def read_manifest(path: str | Path) -> list[LabelledFile]:
 def _labelled(file: Path, label: str, group: str, where: str) -> tuple[str, str, str]:
     """The label, group and hardware of ``file`` as named at ``where`` (a manifest row or
     class folder; "" when not named), completed from the file if it is a recording."""
-    _check_labels(where, label=label, group=group)
+    _check_labels(where, label, group)
     hw = ""
     if file.suffix.lower() in RECORDING_SUFFIXES:
         try:
@@ -141,16 +141,17 @@ def recording_label(path: Path) -> tuple[str, str, str]:
     except RecordingError as exc:
         raise ManifestError(str(exc)) from None
     # wdp writes only valid ones; another tool may not have
-    _check_labels(f"{path}: recorded", label=label, label_group=group)
+    _check_labels(f"{path}: recorded", label, group, "label_group")
     return label, group, hw
 
 
-def _check_labels(where: str, **values: str) -> None:
-    """ManifestError naming ``where`` unless every value given can be a label."""
+def _check_labels(where: str, label: str, group: str, group_name: str = "group") -> None:
+    """ManifestError naming ``where`` unless the label and group (each if given) can be."""
     try:
-        for what, value in values.items():
-            if value:
-                check_label(value, what)
+        if label:
+            check_label(label)
+        if group:
+            check_group(group, group_name)
     except ValueError as exc:
         raise ManifestError(f"{where}: {exc}") from None
 
