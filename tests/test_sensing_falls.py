@@ -123,3 +123,68 @@ def attrs_evolve(rules):
     import attrs
 
     return attrs.evolve(rules, activity_agrees=False)
+
+
+def test_event_shape_of_a_quick_drop_then_stillness_and_of_two_movements():
+    """A fall is one quick burst then stillness; a pick-up two movements (down, up)."""
+    fall = falls.event_shape(course(), int(np.argmax(course())), RATE)
+    shape = dict(zip(falls.SHAPE_NAMES, fall, strict=True))
+    assert shape["rise"] > 10 and shape["post_share"] < 0.05 and shape["side_peaks"] == 0
+    assert 0 < shape["rise_s"] < 1.0 and 0 < shape["decay_s"] < 1.0
+    two = course()
+    two[int(8.5 * RATE) : int(9.0 * RATE)] = 0.9  # standing back up 2 s later
+    pk = int(np.argmax(two))
+    two_shape = dict(zip(falls.SHAPE_NAMES, falls.event_shape(two, pk, RATE), strict=True))
+    assert two_shape["side_peaks"] == 1
+    # near the start of a capture the spans before the peak are missing: -1
+    early = course(burst_s=(0.5, 1.5))
+    assert falls.event_shape(early, int(np.argmax(early)), RATE)[3] == -1.0
+
+
+def test_event_features_are_the_windows_around_the_peak_side_by_side():
+    from wdp.sensing.features import WindowSpec
+
+    spec = WindowSpec(rate_hz=RATE)
+    mc = course()
+    n = (mc.size - spec.length) // spec.hop + 1
+    feats = np.arange(n, dtype=float)[:, None] * np.ones((1, 4))  # window i: all i
+    pk = int(np.argmax(mc))
+    idx = falls.event_windows(pk, RATE, n, spec.length, spec.hop)
+    centres = (idx * spec.hop + spec.length / 2.0 - pk) / RATE
+    np.testing.assert_allclose(centres, falls.EVENT_OFFSETS_S, atol=spec.hop_s / 2)
+    ev = falls.event_features(feats, mc, pk, spec, np.array([0, 2]))
+    k = len(falls.EVENT_OFFSETS_S)
+    assert ev.shape == (1, 2 * k + len(falls.SHAPE_NAMES))
+    assert list(ev[0, : 2 * k]) == [float(i) for i in idx for _ in range(2)]
+    # the last window it needs ends LOOK_AFTER_S after the peak
+    assert (idx[-1] * spec.hop + spec.length - pk) / RATE <= falls.LOOK_AFTER_S + spec.hop_s
+
+
+def test_the_fall_model_leaves_out_features_of_how_much_the_channel_moves():
+    from wdp.sensing.features import feature_names, phasor_feature_names, relative_columns
+
+    names = feature_names() + phasor_feature_names()
+    kept = [names[i] for i in relative_columns(len(names))]
+    assert "motion_shape0" in kept and "band0" in kept and "ph_band0" in kept
+    assert not {"motion_mean", "std_p50", "ph_total", "change_mean"} & set(kept)
+    assert [feature_names()[i] for i in relative_columns(len(feature_names()))] == [
+        n for n in kept if not n.startswith("ph_")
+    ]
+    assert list(relative_columns(3)) == [0, 1, 2]
+
+
+def test_training_bursts_are_a_falls_largest_and_every_peak_of_anything_else():
+    from pathlib import Path
+
+    from wdp.sensing.features import WindowSpec
+    from wdp.sensing.learn import FileData, training_peaks
+    from wdp.sensing.manifest import LabelledFile
+
+    spec = WindowSpec(rate_hz=RATE)
+    mc = course()
+    mc[int(1 * RATE)] = 0.5  # a second, smaller peak
+    feats = np.zeros(((mc.size - spec.length) // spec.hop + 1, 3))
+    fd = FileData(LabelledFile(Path("x.dat"), "fall"), feats, mc, 15.0)
+    assert training_peaks(fd, spec, falls.OPEN_RULES) == [int(np.argmax(mc))]
+    other = FileData(LabelledFile(Path("x.dat"), "pick_up"), feats, mc, 15.0)
+    assert training_peaks(other, spec, falls.OPEN_RULES) == [int(1 * RATE), int(np.argmax(mc))]

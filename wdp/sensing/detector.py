@@ -15,7 +15,7 @@ import attrs
 import numpy as np
 
 from wdp.sensing import falls
-from wdp.sensing.features import FEATURES_VERSION, WindowSpec, motion_course
+from wdp.sensing.features import FEATURES_VERSION, WindowSpec, motion_course, relative_columns
 from wdp.sensing.forest import Forest
 
 #: Version of the detector file layout.
@@ -109,12 +109,14 @@ class Detector:
         cands = falls.onsets(mc, rate, self.rules)
         probs = []
         fall_class = self.classes.index("fall") if "fall" in self.classes else -1
+        cols = relative_columns(feats.shape[1])
         for pk in cands:
             idx = falls.around(int(pk), rate, feats.shape[0], self.spec.length, self.spec.hop)
             if idx.size == 0:
                 probs.append(0.0)
                 continue
-            p = float(self.fall.predict_proba(feats[idx])[:, 1].mean())
+            event = falls.event_features(feats, mc, int(pk), self.spec, cols)
+            p = float(self.fall.predict_proba(event)[0, 1])
             if self.rules.activity_agrees and fall_class >= 0:
                 act = self.activity.predict_proba(feats[idx]).mean(axis=0)
                 p = p if int(np.argmax(act)) == fall_class else 0.0

@@ -14,12 +14,22 @@ up. So a fall is an *event* found in three steps:
    ``still_ratio`` of the peak (a person who fell lies still; someone who jumps,
    squats or picks something up goes on moving or stands back up). At the end of a
    capture, at least 0.5 s of that span must be there.
-3. **The model**: the fall forest's mean probability over the windows centred 0.5 s
-   before, at and 0.5 s after the peak reaches ``threshold``, and (``activity_agrees``,
-   when the activity detector knows falls) the activity detector's most likely class
-   over the same windows is a fall. Leave-one-subject-out on intel5300-har11 the
+3. **The model**: the fall forest's probability of the *event* (``event_features``:
+   the magnitude-free features of the windows centred 1.5 s before, at and 1.5 s after
+   the peak, side by side, and the burst's shape on the motion course) reaches
+   ``threshold``, and (``activity_agrees``, when the activity detector knows falls) the
+   activity detector's most likely class over the windows centred 0.5 s before, at and
+   0.5 s after the peak is a fall. Leave-one-subject-out on intel5300-har11 the
    agreement took false alarms from 35 to 22 (of them pick-up 17 to 11) for one fall
-   of 46 found.
+   of 46 found. The event model replaced a forest over the three windows around the
+   peak, every feature included: there, 45 of 50 held-out falls cost 22 false alarms,
+   with the event model about half as many (see ``bench/README.md``). A fall and a
+   pick-up differ less in any one window than in what comes before and after it, and
+   features of how much the channel moves (rather than how) differ more between people
+   than between the two actions.
+
+Everything the event looks at lies within ``LOOK_AFTER_S`` after the peak (the last
+window ends 3.5 s after it): a stream can decide a fall that late.
 
 Events closer than ``refractory_s`` to the previous one are one event. The rules'
 numbers are fitted per hardware profile when training (``fit_rules``) and stored in
@@ -33,6 +43,23 @@ import numpy as np
 
 #: Seconds after the peak over which stillness is measured.
 STILL_SPAN_S = (1.0, 2.5)
+#: Centres of the windows whose features describe an event, seconds from its peak.
+EVENT_OFFSETS_S = (-1.5, 0.0, 1.5)
+#: Seconds after a peak that its event needs (4 s windows centred up to 1.5 s after).
+LOOK_AFTER_S = 3.5
+#: Names of ``event_shape``'s values.
+SHAPE_NAMES = (
+    "rise",
+    "still",
+    "active_s",
+    "pre_share",
+    "post_share",
+    "late_share",
+    "early_share",
+    "side_peaks",
+    "rise_s",
+    "decay_s",
+)
 
 
 @attrs.frozen(slots=True)
@@ -46,6 +73,10 @@ class FallRules:
     peak_halfwidth_s: float = 2.0
     refractory_s: float = 5.0
     activity_agrees: bool = True
+
+
+#: Rules that pass every peak to the model (``TrainConfig.onset_rules`` off).
+OPEN_RULES = FallRules(min_rise=1.0, still_ratio=1.0, max_active_s=60.0)
 
 
 def _floor(mc: np.ndarray, pk: int, rate_hz: float) -> float:
@@ -140,3 +171,69 @@ def fit_rules(fall_shapes: np.ndarray, threshold: float) -> FallRules:
         still_ratio=min(1.0, still_ratio),
         max_active_s=max(3.0, float(active[int(0.95 * n)]) * 1.25),
     )
+
+
+def _span_share(mc: np.ndarray, pk: int, rate_hz: float, a_s: float, b_s: float) -> float:
+    """Mean motion over ``[pk + a_s, pk + b_s)`` as a share of the peak's (-1 when less
+    than 0.5 s of it is in the course: trees then send it its own way)."""
+    lo, hi = max(0, pk + int(a_s * rate_hz)), min(mc.size, pk + int(b_s * rate_hz))
+    peak = float(mc[pk])
+    if hi - lo < max(1, int(0.5 * rate_hz)) or peak <= 0:
+        return -1.0
+    return float(mc[lo:hi].mean()) / peak
+
+
+def event_shape(mc: np.ndarray, pk: int, rate_hz: float) -> np.ndarray:
+    """The burst peaking at ``pk`` on the motion course, in numbers that do not depend
+    on how strongly the channel moves (``SHAPE_NAMES``): its rise over the floor, the
+    stillness after (``burst_shape``), seconds above half height, motion before, after
+    and later as shares of the peak, other peaks of at least half its height 1-3 s away
+    (a pick-up is two movements: down, then up), and seconds from half height up to
+    the peak and from it back down (a fall is a quick drop)."""
+    rise, still, active = burst_shape(mc, pk, rate_hz)
+    peak = float(mc[pk])
+    k = int(3 * rate_hz)
+    lo = max(0, pk - k)
+    seg = mc[lo : pk + k + 1]
+    side = peaks(seg, rate_hz, 0.5)
+    side = side[np.abs(side - (pk - lo)) >= rate_hz]
+    floor = _floor(mc, pk, rate_hz)
+    half = floor + 0.5 * (peak - floor)
+    left = pk
+    while left > 0 and mc[left - 1] > half:
+        left -= 1
+    right = pk
+    while right < mc.size - 1 and mc[right + 1] > half:
+        right += 1
+    return np.array(
+        [
+            min(rise, 1e3),
+            still if np.isfinite(still) else -1.0,
+            active,
+            _span_share(mc, pk, rate_hz, -4.0, -1.5),
+            _span_share(mc, pk, rate_hz, 1.0, 2.5),
+            _span_share(mc, pk, rate_hz, 2.5, LOOK_AFTER_S),
+            _span_share(mc, pk, rate_hz, -6.0, -4.0),
+            float((seg[side] >= 0.5 * peak).sum()),
+            (pk - left) / rate_hz,
+            (right - pk) / rate_hz,
+        ]
+    )
+
+
+def event_windows(pk: int, rate_hz: float, n_windows: int, window_len: int, hop: int) -> np.ndarray:
+    """Indices of the windows centred ``EVENT_OFFSETS_S`` from sample ``pk`` (clipped to
+    the windows there are; one per offset, so the event's columns keep their order)."""
+    centres = (pk + np.array(EVENT_OFFSETS_S) * rate_hz - window_len / 2.0) / hop
+    return np.clip(np.round(centres), 0, max(0, n_windows - 1)).astype(np.int64)
+
+
+def event_features(
+    feats: np.ndarray, mc: np.ndarray, pk: int, spec, columns: np.ndarray
+) -> np.ndarray:
+    """What the fall model sees of the burst peaking at sample ``pk``: the ``columns``
+    of the windows ``event_windows`` (every window, ``spec.hop`` apart), side by side,
+    then ``event_shape``. [1, len(EVENT_OFFSETS_S) * len(columns) + len(SHAPE_NAMES)]"""
+    idx = event_windows(pk, spec.rate_hz, feats.shape[0], spec.length, spec.hop)
+    rows = feats[idx][:, columns].reshape(-1)
+    return np.concatenate([rows, event_shape(mc, pk, spec.rate_hz)])[None, :]
