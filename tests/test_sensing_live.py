@@ -3,15 +3,17 @@ rebuilds, on real captures: the same motion states and activity bit for bit, the
 falls (the motion course is relative to a different span, so a peak may move by a
 sample or a few), decided within the documented latency."""
 
+import attrs
 import numpy as np
 import pytest
 
 from wdp.capture.formats import read_capture
+from wdp.recorder import Recorder, RouterInfo
 from wdp.sensing.detector import Detector, capture_motion
 from wdp.sensing.features import capture_window_features, load_capture
-from wdp.sensing.live import SETTLE_S, LiveSensing, Outputs
+from wdp.sensing.live import CONTEXT_S, SETTLE_S, LiveSensing, Outputs
 from wdp.sensing.motion import MotionConfig, MotionDetector, stream_features
-from wdp.sensing.stream import from_batch
+from wdp.sensing.stream import from_batch, load_batch
 
 HAR11 = [
     "intel5300-har11/0510/falldown/abid_falldown1.dat",
@@ -25,8 +27,8 @@ NEXMON = [
 
 
 def offline(path, det: Detector):
-    """What the offline functions say about a whole capture."""
-    batch = read_capture(path).batch
+    """What the offline functions say about a whole capture (or recording)."""
+    batch = load_batch(path)
     stream = from_batch(batch)
     motion = MotionDetector(None, MotionConfig())
     states = [motion.decide(f) for f in stream_features(stream.t_s, stream.amp, motion.config)]
@@ -69,6 +71,32 @@ def test_streaming_gives_what_the_offline_functions_give(real_data, name, profil
     # falls decided before the end came out within the latency, at the frame that allowed it
     for at, f in seen:
         assert f.t_s - 0.2 <= at <= f.peak_s + SETTLE_S + 0.5
+
+
+def test_a_long_stream_gives_the_offline_falls(real_data, tmp_path):
+    """Four har11 falls one after another (60 s, longer than the 20 s the stream keeps)."""
+    det = Detector.shipped("intel5300")
+    path = tmp_path / "four_falls.h5"
+    t = 0
+    with Recorder(path, [RouterInfo("r1", "e", "intel5300")]) as rec:
+        for name in sorted((real_data / HAR11[0]).parent.glob("*.dat"))[:4]:
+            frames = list(read_capture(name).batch.frames())
+            shift = t - frames[0].timestamp_ns
+            for f in frames:
+                rec.append_frame(
+                    attrs.evolve(
+                        f, timestamp_ns=f.timestamp_ns + shift, router_id="r1", environment_id="e"
+                    )
+                )
+            t = frames[-1].timestamp_ns + shift + 50_000_000
+    batch, stream, states, probs, falls = offline(path, det)
+    out, seen = streamed(batch, stream, det)
+    assert stream.duration_s > 3 * CONTEXT_S
+    assert [repr(s) for s in out.motion] == [repr(s) for s in states]
+    assert np.array_equal(np.array([a.probabilities for a in out.activity]), probs)
+    assert len(falls) >= 3 and len(out.falls) == len(falls) and len(seen) == len(falls)
+    for live_fall, (t, _p) in zip(out.falls, falls, strict=True):
+        assert abs(live_fall.peak_s - t) <= 0.5
 
 
 def test_falldown_capture_has_its_fall_found_live(real_data):
