@@ -102,6 +102,39 @@ def test_the_tutorial_calibrate_train_eval(room, taught, tmp_path, capsys):
     assert figures["fall_recall"] is not None and "true/pred" in out
 
 
+def test_serving_with_what_was_taught(room, taught, tmp_path, capsys):
+    """Step 5: the router's ``detector`` and ``calibration`` keys, run by ``wdp replay
+    --config``: the taught fall is found, the walk raises none, and people's activities
+    are the taught classes (or, where it is unsure, motion)."""
+    router = "[environments.room_001.routers.router_001]\n"
+    router += 'source = "udp://0.0.0.0:5500?format=intel5300"\n'
+    router += f'calibration = "{taught["calib"]}"\n'
+    (tmp_path / "calibrated.toml").write_text(router)
+    (tmp_path / "wdp.toml").write_text(router + f'detector = "{taught["detector"]}"\n')
+
+    def replay(session: str, config: str) -> list[dict]:
+        out = tmp_path / f"{session}-{config}.jsonl"
+        argv = ["replay", room / "recordings" / f"{session}.h5", "--emit", out, "--quiet"]
+        code, _, err = wdp(capsys, *argv, "--config", tmp_path / config)
+        assert code == 0, err
+        return [json.loads(line) for line in out.read_bytes().splitlines()]
+
+    def falls(messages):
+        return [m["data"]["event_type"] for m in messages if m["type"] == "activity_event"]
+
+    def activities(messages):
+        poses = [m["data"] for m in messages if m["type"] == "pose_data"]
+        return [p["activity"]["type"] for pose in poses for p in pose["persons"]]
+
+    fall, walk = replay("abid_fall0", "wdp.toml"), replay("hhj_walking0", "wdp.toml")
+    assert falls(fall) == ["fall_detected"] and falls(walk) == []
+    seen = set(activities(fall) + activities(walk))
+    assert "falling" in seen and "walking" in seen
+    assert seen <= {"falling", "jump", "walking", "moving", "still"}
+    # the detector is what made them: with the calibration alone the same walk differs
+    assert activities(replay("hhj_walking0", "calibrated.toml")) != activities(walk)
+
+
 def test_labels_round_trip_and_recordings_load_as_their_captures(room, real_data):
     """What ``--label``/``--group`` wrote is what the folder source reads, and a session's
     features are those of the capture it was imported from, bit for bit."""
