@@ -24,8 +24,8 @@ live server cannot wait for the end of a capture, and must not hold all of it, s
   new window. A peak is reported once it is *settled*: ``SETTLE_S`` after it, when the
   rules can see everything they look at after a peak (its 2 s neighbourhood, the
   stillness 1 to 2.5 s after, the floor up to 3 s after, the windows they judge), and
-  the smoothed motion course there is final. That is the latency of a fall: 3.5 s
-  after the burst with rules that look 3 s ahead. The motion course
+  the smoothed motion course there is final. That is the latency of a fall: 4 s after
+  the burst's peak with the shipped rules (they look 3.5 s ahead). The motion course
   is relative to the mean amplitude of the span it is computed over; offline that is
   the whole capture, here the last ``context_s``: the only place where the stream and
   the offline functions see different numbers (``tests/test_sensing_live.py`` measures
