@@ -265,6 +265,19 @@ def test_eval_without_profile_takes_the_recordings_hardware(tmp_path):
     assert _guess_profile([LabelledFile(tmp_path / "x.pcap", "fall")]) == "nexmon"
 
 
+def test_a_public_sets_other_classes_may_be_evaluated(taught, tmp_path):
+    """WiAR's activities are no class of a har11 detector, but its false falls are a
+    figure worth having: only the user's own labels are held to the detector's."""
+    from argparse import Namespace
+
+    from wdp.sensing.cli import _unusable
+
+    det, path = Detector.load(taught["detector"]), session(tmp_path / "s.h5", "a1")
+    args = Namespace(detector=taught["detector"], profile=None)
+    assert _unusable([LabelledFile(path, "a1", dataset="intel5300-wiar")], det, args) is None
+    assert "label 'a1' is not a class" in _unusable([LabelledFile(path, "a1")], det, args)
+
+
 def test_sessions_of_other_hardware_are_named(taught, capsys, tmp_path):
     """A detector learns one profile's rate and links: ESP32 sessions are refused for an
     Intel 5300 detector, in training, evaluation and leave-one-out alike."""

@@ -167,13 +167,14 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def _unusable(entries, det: Detector | None, args: argparse.Namespace) -> str | None:
     """Why ``wdp eval`` cannot give honest figures on ``entries`` (one line), or None: a
-    label the detector does not know (a typo would count as a wrong answer), or a
+    label of the user's the detector does not know (a typo would count as a wrong
+    answer; a public set's other classes are fine, e.g. WiAR's for false falls), or a
     recording of other hardware than the detector's or ``--profile``'s."""
     if det is None:
         profile = args.profile or _guess_profile(entries)
         why = f"--profile is {profile}" if args.profile else f"others are {profile}"
         return _other_hardware(entries, profile, why)
-    unknown = [e for e in entries if e.label not in det.classes]
+    unknown = [e for e in entries if not e.dataset and e.label not in det.classes]
     if unknown:
         more = f" (and {len(unknown) - 1} more files)" if len(unknown) > 1 else ""
         return (
