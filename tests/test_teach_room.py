@@ -1,9 +1,10 @@
 """The README's "Teach wdp a room", end to end on real captures: labelled sessions
 (``wdp import --label --group``, as ``wdp record`` makes them live), ``wdp calibrate``
 on the quiet one, ``wdp train --labels`` on the folder of sessions, ``wdp eval
---labels`` with the detector and leave one group out; and each kind of bad labelled
-input giving one line that names the file (real data: skipped without
-../shared/real-data, failed under CI)."""
+--labels`` with the detector and leave one group out, ``wdp replay --config`` with the
+router's ``detector`` and ``calibration``; and each kind of bad labelled input giving
+one line that names the file (real data: skipped without ../shared/real-data, failed
+under CI)."""
 
 import contextlib
 import io
@@ -202,6 +203,7 @@ def test_non_wdp_hdf5_is_named(capsys, tmp_path):
         ('s.h5,"walk,run",', "label must not contain a comma"),
         ('s.h5,"walk\nrun",', "label must not contain a newline"),
         ("plain.h5,,", "no label for {plain}"),
+        ("plain.h5,Walking,", "label must be snake_case"),
     ],
 )
 def test_manifest_labels_that_cannot_be_used(capsys, tmp_path, row, fragment):
