@@ -6,6 +6,8 @@ where the links fit it, else the sensing tier (motion, presence, activity and fa
 import functools
 import hashlib
 import json
+import os
+import subprocess
 
 import numpy as np
 import orjson
@@ -277,18 +279,44 @@ def _quiet_calibration(path):
 # --- wdp serve ---------------------------------------------------------------------
 
 
-async def test_serve_streams_the_sensing_tier_of_a_real_capture(real_data, tmp_path):
+def _calibrated_room(real_data, tmp_path):
+    """The har11 fall imported, and a config whose router is calibrated on its quiet
+    first 5 s (so presence is known from the start)."""
     rec = tmp_path / "fall.h5"
     _import(real_data, FALLDOWN, rec)
     quiet = load_stream(real_data / FALLDOWN).between(0, 5)  # before the fall
     cal = tmp_path / "quiet.json"
     save(calibrate_stream(quiet, source="first 5 s"), cal)
-    config = app_config(
-        tmp_path,
-        environments={
-            "room_001": {"routers": {"router_001": {"source": "sim:x", "calibration": str(cal)}}}
-        },
-    )
+    router = {"source": "sim:x", "calibration": str(cal)}
+    return rec, app_config(tmp_path, environments={"room_001": {"routers": {"router_001": router}}})
+
+
+@pytest.mark.parametrize("kind", ["python", "javascript"])
+async def test_the_specs_example_clients_take_keypointless_persons(real_data, tmp_path, kind):
+    from test_app import _spec_client_command
+
+    command = _spec_client_command(kind)
+    rec, config = _calibrated_room(real_data, tmp_path)
+    env = {"WDP_TOKEN": token_for(config)}
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(functools.partial(serve, config, recording=rec, speed=3.0))
+            env = {**os.environ, **env, "WDP_URL": f"ws://127.0.0.1:{port}/ws/v1"}
+            process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE, env=env)
+            seen = b""
+            try:
+                while b"1 persons" not in seen:  # a frame with the person without keypoints
+                    chunk = await process.stdout.receive_some(4096)
+                    assert chunk, f"client ended: {seen!r}"
+                    seen += chunk
+            finally:
+                process.kill()
+                await process.wait()
+            nursery.cancel_scope.cancel()
+
+
+async def test_serve_streams_the_sensing_tier_of_a_real_capture(real_data, tmp_path):
+    rec, config = _calibrated_room(real_data, tmp_path)
     token = token_for(config)
     stop = trio.Event()
     seen = {"hardware_event": [], "pose_data": [], "activity_event": [], "occupancy_update": []}
