@@ -14,7 +14,7 @@ import orjson
 import pytest
 import trio
 import trio_websocket
-from app_server import app_config, token_for
+from app_server import app_config, http_get, token_for
 from test_pipeline_events import SPEC_EXAMPLES, assert_shape
 
 from wdp.app import serve
@@ -336,6 +336,11 @@ async def test_serve_streams_the_sensing_tier_of_a_real_capture(real_data, tmp_p
                     msg = orjson.loads(await ws.get_message())
                     if msg["type"] in seen:
                         seen[msg["type"]].append(msg)
+                status, body = await http_get(port, f"/api/v1/environments?token={token}")
+                (listed,) = orjson.loads(body)["environments"]
+                assert (listed["tier"], listed["model_version"]) == ("sensing", "sensing-intel5300")
+                why = "1x3 at 20 Hz: the pose model needs 3x3 at >= 50 Hz"
+                assert listed["tier_reasons"] == {"router_001": why}
                 stop.set()
     assert [m["data"]["message"] for m in seen["hardware_event"]] == [HAR11_NOTE]
     fall = seen["activity_event"][0]["data"]

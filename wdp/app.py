@@ -179,6 +179,15 @@ def _sources(config: Config):
     return envs, None
 
 
+def _tier_of(runner: TieredRunner) -> dict:
+    """``tier`` ("pose", "sensing", or null until the first 2 s of frames are judged)
+    and ``tier_reasons`` (router id -> why the pose model does not run there)."""
+    choice = runner.choice
+    if choice is None:
+        return {"tier": None, "tier_reasons": {}}
+    return {"tier": choice.tier, "tier_reasons": dict(choice.reasons)}
+
+
 async def _source(run, send: trio.MemorySendChannel) -> None:
     """Run a source; its channel closes when it ends, however it ends."""
     async with send:
@@ -410,6 +419,7 @@ async def serve(
                         "environment_id": e.id,
                         "routers": [attrs.asdict(r) for r in e.routers],
                         "model_version": e.runner.model_version,
+                        **_tier_of(e.runner),
                     }
                     for e in visible(who)
                 ]
