@@ -114,9 +114,15 @@ async def test_silence_then_return_and_a_storm_that_changes_nothing(tmp_path):
     def key(p):
         return (p["frame_id"], [(q["track_id"], q["confidence"]) for q in p["persons"]])
 
-    assert len(poses["quiet"]) > 20
-    a, b = [key(p) for p in poses["storm"]], [key(p) for p in poses["quiet"]]
-    assert a == b
+    # pose_data is a latest-value stream (buffer_size 1): the windows of the first 2 s
+    # run in one burst once the routers' tier is decided, and a client keeps only the
+    # newest of a burst, so each stream misses frames there. Every frame both delivered
+    # is the same, and both ran the same windows to the same last one.
+    a = {p["frame_id"]: key(p) for p in poses["storm"]}
+    b = {p["frame_id"]: key(p) for p in poses["quiet"]}
+    both = sorted(a.keys() & b.keys())
+    assert len(both) >= 10 and max(a) == max(b) >= 30
+    assert [a[i] for i in both] == [b[i] for i in both]
     # and every random datagram was counted as refused, none of the real ones
     text = metrics.decode()
     counted = [
