@@ -1,39 +1,39 @@
-"""Fall detection on the time course: a burst of motion, then stillness, that a learned
-model calls a fall.
+"""Fall detection on the time course: a burst of motion that a learned event model
+calls a fall, and the activity detector agrees.
 
 A fall lasts 1-2 s; half a second of CSI does not tell it from a jump, a squat or
 sitting down, and several seconds around it still confuse it with picking something
 up. So a fall is an *event* found in three steps:
 
-1. **Onset**: a burst in the motion course (mean relative amplitude change, smoothed
-   over 1 s): a local maximum, the largest within ``peak_halfwidth_s``, at least
-   ``min_rise`` times the motion floor around it (its 20th percentile over the 10 s
-   before to 3 s after), and short: above half its height for no longer than
-   ``max_active_s`` (walking, running and waving go on; a fall does not).
-2. **Stillness after**: the mean motion from 1 to 2.5 s after the peak is at most
-   ``still_ratio`` of the peak (a person who fell lies still; someone who jumps,
-   squats or picks something up goes on moving or stands back up). At the end of a
-   capture, at least 0.5 s of that span must be there.
-3. **The model**: the fall forest's probability of the *event* (``event_features``:
-   the magnitude-free features of the windows centred 1.5 s before, at and 1.5 s after
-   the peak, side by side, and the burst's shape on the motion course) reaches
-   ``threshold``, and (``activity_agrees``, when the activity detector knows falls) the
-   activity detector's most likely class over the windows centred 0.5 s before, at and
-   0.5 s after the peak is a fall. Leave-one-subject-out on intel5300-har11 the
-   agreement took false alarms from 35 to 22 (of them pick-up 17 to 11) for one fall
-   of 46 found. The event model replaced a forest over the three windows around the
-   peak, every feature included: there, 45 of 50 held-out falls cost 22 false alarms,
-   with the event model about half as many (see ``bench/README.md``). A fall and a
-   pick-up differ less in any one window than in what comes before and after it, and
-   features of how much the channel moves (rather than how) differ more between people
-   than between the two actions.
+1. **Candidates**: the peaks of the motion course (mean relative amplitude change,
+   smoothed over 1 s), each the largest within ``peak_halfwidth_s``. Onset rules may
+   narrow them (``onsets``): at least ``min_rise`` times the motion floor around the
+   peak (its 20th percentile over the 10 s before to 3 s after), above half its height
+   for no longer than ``max_active_s``, and the mean motion from 1 to 2.5 s after the
+   peak at most ``still_ratio`` of the peak (at the end of a capture at least 0.5 s of
+   that span must be there). ``fit_rules`` fits them on the training falls with a
+   margin; the shipped detectors use ``OPEN_RULES`` (every peak), because the event
+   model sees the same numbers and, leave-one-subject-out on intel5300-har11, the
+   fitted rules turned away 2 of 50 falls and none of the false alarms.
+2. **The event model**: the fall forest's probability of the event
+   (``event_features``: the magnitude-free features of the windows centred 1.5 s
+   before, at and 1.5 s after the peak, side by side, and ``event_shape``, the burst on
+   the motion course) reaches ``threshold``. A fall and a pick-up differ less in any
+   one window than in what comes before and after it (a pick-up is two movements, a
+   fall one and then stillness); and how *much* a burst moves the channel depends on
+   where the person is and on the person more than on the action. Leave-one-subject-out
+   on intel5300-har11 this took 45 of 50 falls for 22 false alarms (a forest over the
+   three windows 0.5 s apart around the peak, every feature) to 47 for 13.
+3. **Agreement** (``activity_agrees``, when the activity detector knows falls): the
+   activity detector's most likely class over the windows centred 0.5 s before, at
+   and 0.5 s after the peak is a fall. It is what keeps squats, sit-downs and
+   pick-ups out: without it the event model alone gives several times the false
+   alarms at the same recall (see ``bench/README.md``).
 
-Everything the event looks at lies within ``LOOK_AFTER_S`` after the peak (the last
-window ends 3.5 s after it): a stream can decide a fall that late.
-
-Events closer than ``refractory_s`` to the previous one are one event. The rules'
-numbers are fitted per hardware profile when training (``fit_rules``) and stored in
-the detector file.
+Everything an event looks at lies within ``LOOK_AFTER_S`` after the peak (the last
+window ends 3.5 s after it): a stream can decide a fall that late. Events closer than
+``refractory_s`` to the previous one are one event. The rules are stored in the
+detector file.
 """
 
 from __future__ import annotations

@@ -7,12 +7,13 @@ What a labelled capture teaches:
   is; for a still capture, its busier half), each weighted so that every sample (a file,
   or a 15 s part of a long one) counts once and every class counts the same. A sample
   is classified by the mean class probability over its active windows.
-- **falls**: the windows around motion bursts (``falls.onsets``). The largest burst of a
-  fall capture is a fall; every burst of a capture of anything else is not (the bursts
-  of a fall capture other than its largest are left out). The event rules are fitted on
-  the training falls' burst shapes, and the probability threshold by an inner
-  leave-one-group-out over the training groups: the 5th percentile of the held-out
-  falls' probabilities (aiming at 95 % recall).
+- **falls**: its bursts as events (``falls.event_features``; ``training_peaks``). The
+  largest burst of a fall capture is a fall; every peak of the motion course of a
+  capture of anything else is not (the other bursts of a fall capture are left out).
+  The probability threshold comes from an inner leave-one-group-out over the training
+  groups: the 5th percentile of the held-out falls' probabilities (aiming at 95 %
+  recall), at least ``TrainConfig.threshold_floor``. A threshold chosen on the person
+  it is then tested on would flatter the figures.
 
 scikit-learn trains; the detector keeps only the exported trees (``forest``).
 """
