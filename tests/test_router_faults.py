@@ -47,6 +47,8 @@ async def test_silence_then_return_and_a_storm_that_changes_nothing(tmp_path):
     config = app_config(
         tmp_path,
         server={"shutdown_grace_s": 0.5},
+        # the datagrams carry the simulator's CSI: the pose model may be trusted with it
+        detection={"pose_on_real_hardware": True},
         environments={
             "quiet": {"routers": {"ra": {"source": f"udp://127.0.0.1:{quiet_port}?{fmt}"}}},
             "storm": {"routers": {"rb": {"source": f"udp://127.0.0.1:{storm_port}?{fmt}"}}},

@@ -234,6 +234,56 @@ def test_replay_of_the_bundled_simulated_recordings_stays_on_the_pose_tier(capsy
     assert "  tier: router r1: 3x3 at 100 Hz: pose tier (the intel5300 pose model fits)" in out
 
 
+ESPECTRE_MOVEMENT = "esp32-espectre/movement/movement_c3_64sc_20260329_130321.npz"
+ESP32_NOTE = "1x1 at 102.1 Hz: real hardware: the pose model is trained on simulated CSI"
+
+
+def test_a_real_link_that_fits_still_gets_the_sensing_tier():
+    link = Link("r1", "intel5300", 3, 3, 30, 100.0)
+    assert "real hardware" in pose_refusal(link, SPEC, trusted=False)
+    # the layout's own reason comes first when that already refuses it
+    assert "needs 3x3" in pose_refusal(Link("r1", "intel5300", 1, 3, 30, 20.0), SPEC, False)
+    assert not choose([link], SPEC, True, pose_trusted=False).pose
+
+
+def test_replay_of_a_real_esp32_capture_that_fits_the_layout(real_data, tmp_path, capsys):
+    """An ESP32 1x1 x 64 at ~100 Hz has the esp32 pose model's layout, but it is real:
+    the sensing tier, unless the config trusts the pose model with real hardware."""
+    rec = _import(real_data, ESPECTRE_MOVEMENT, tmp_path / "esp.h5")
+    out = tmp_path / "events.jsonl"
+    assert main(["replay", str(rec), "--emit", str(out), "--quiet"]) == 0
+    assert ESP32_NOTE in capsys.readouterr().out
+    poses = [m["data"] for m in _lines(out) if m["type"] == "pose_data"]
+    assert poses and {p["metadata"]["tier"] for p in poses} == {"sensing"}
+    toml = tmp_path / "wdp.toml"
+    toml.write_text("[detection]\npose_on_real_hardware = true\n")
+    out = tmp_path / "trusted.jsonl"
+    assert main(["replay", str(rec), "--emit", str(out), "--config", str(toml), "--quiet"]) == 0
+    assert "tier:" not in capsys.readouterr().out
+    poses = [m["data"] for m in _lines(out) if m["type"] == "pose_data"]
+    assert poses and {p["metadata"]["tier"] for p in poses} == {"pose"}
+
+
+def test_serve_trusts_the_pose_model_with_simulated_sources_only(real_data, tmp_path):
+    from pathlib import Path
+
+    from wdp.app import _simulated
+
+    bundled = Path(__file__).resolve().parents[1] / "recordings" / "one_walker_intel5300.h5"
+    real = _import(real_data, FALLDOWN, tmp_path / "fall.h5")
+    sources = {
+        "demo": None,
+        "sim": "sim:one_walker",
+        "bundled": f"replay:{bundled}",
+        "real": f"replay:{real}",
+        "udp": "udp://127.0.0.1:5500?format=esp32",
+    }
+    for name, source in sources.items():
+        envs = {} if source is None else {"room": {"routers": {"r1": {"source": source}}}}
+        config = app_config(tmp_path, environments=envs)
+        assert _simulated(config, "room") == (name in ("demo", "sim", "bundled")), name
+
+
 # --- configuration -----------------------------------------------------------------
 
 

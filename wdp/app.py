@@ -179,6 +179,26 @@ def _sources(config: Config):
     return envs, None
 
 
+def _simulated(config: Config, env_id: str) -> bool:
+    """Whether an environment's CSI all comes from the simulator (``sim:`` sources, or
+    recordings holding simulator truth): only then is the pose model trusted with it
+    (``wdp.pipeline.tier``). The demo (no environments configured) is simulated."""
+    env = config.environments.get(env_id)
+    if env is None:
+        return not config.environments
+    for router in env.routers.values():
+        src = router.source
+        if src.startswith("replay:"):
+            from wdp.recorder import open_recording
+
+            with open_recording(src[7:]) as rec:
+                if rec.truth() is None:
+                    return False
+        elif not src.startswith("sim:"):
+            return False
+    return True
+
+
 def _tier_of(runner: TieredRunner) -> dict:
     """``tier`` ("pose", "sensing", or null until the first 2 s of frames are judged)
     and ``tier_reasons`` (router id -> why the pose model does not run there)."""
@@ -266,6 +286,8 @@ async def serve(
             camera,
             settings,
             sensing=sensing_setup(config, env_id, infos),
+            pose_trusted=config.detection.pose_on_real_hardware
+            or (truth is not None if recording is not None else _simulated(config, env_id)),
             alert=metrics.alert,
         )
         send, receive = trio.open_memory_channel(256)

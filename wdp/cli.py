@@ -516,7 +516,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         truth = rec.truth()
         total = sum(rec.frame_count(r.router_id) for r in rec.routers)
         closed = rec.closed_cleanly
-        sensing = _replay_sensing(args.config, rec.routers)
+        config = _replay_config(args.config)
+        sensing = _replay_sensing(config, rec.routers)
     if args.compare_truth and truth is None:
         raise _UserError(f"{args.recording} has no ground truth to compare with")
     if not closed:
@@ -547,6 +548,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
                     workers=args.workers,
                     progress=bar.update,
                     sensing=sensing,
+                    pose_on_real_hardware=config is not None
+                    and config.detection.pose_on_real_hardware,
                 )
             )
     except BaseException:
@@ -567,15 +570,22 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _replay_sensing(config_path: Path | None, routers):
-    """The detector and calibration files ``--config`` names for the recording's routers
-    (matched by environment and router id), or None."""
+def _replay_config(config_path: Path | None):
+    """The ``--config`` of a replay, or None."""
     if config_path is None:
         return None
     from wdp.config import load_config
+
+    return load_config(config_path)
+
+
+def _replay_sensing(config, routers):
+    """The detector and calibration files ``config`` names for the recording's routers
+    (matched by environment and router id), or None without a config."""
+    if config is None:
+        return None
     from wdp.pipeline.tiered import SensingSetup, sensing_setup
 
-    config = load_config(config_path)
     setup = SensingSetup()
     for env in sorted({r.environment_id for r in routers}):
         part = sensing_setup(config, env, [r for r in routers if r.environment_id == env])

@@ -161,6 +161,10 @@ class DetectionConfig:
     #: Person estimates below this confidence are not tracked or reported (the tracker's
     #: ``min_confidence``).
     confidence_threshold: float = attrs.field(default=0.3, validator=_range(0, 1))
+    #: The pose model is trained on simulated CSI: on real hardware (live routers,
+    #: recordings without simulator truth) it runs only when this is true, else those
+    #: environments get the sensing tier whatever their layout (wdp/pipeline/tier.py).
+    pose_on_real_hardware: bool = False
 
 
 @attrs.frozen(slots=True)

@@ -109,9 +109,11 @@ async def replay(
     config: PipelineConfig | None = None,
     progress: Callable[[int], None] | None = None,
     sensing: SensingSetup | None = None,
+    pose_on_real_hardware: bool = False,
 ) -> ReplayReport:
     """Replay ``path``; ``emit`` gets every event in order. RecordingError/ModelError for
-    a file that cannot be replayed at all."""
+    a file that cannot be replayed at all. A recording without simulator truth is real
+    hardware: the pose model runs on it only with ``pose_on_real_hardware``."""
     with open_recording(path) as rec:
         routers = rec.routers
         truth = rec.truth()
@@ -138,6 +140,7 @@ async def replay(
             camera,
             config,
             sensing=sensing,
+            pose_trusted=pose_on_real_hardware or truth is not None,
             truth=None if truth is None else truth.rows,  # MOTA in analytics_stream
         )
     limiter = trio.CapacityLimiter(max(1, workers))

@@ -13,7 +13,13 @@ once, in one line (``TierChoice.message``).
 
 The pose model needs, of every router: the model's hardware profile, at least its
 transmit and receive chains, its number of subcarriers, and at least
-``MIN_RATE_SHARE`` of its packet rate (its windows are fixed in packets).
+``MIN_RATE_SHARE`` of its packet rate (its windows are fixed in packets). And it needs
+simulated CSI: it was trained on the simulator's channels only, and on real captures
+it sees nobody, or somebody in every window (an ESP32 quiet room and the same room with
+a person moving: someone present in 97 % and 96 % of the windows). So a stream of real
+hardware (a live router, a recording without simulator truth) goes to the sensing tier
+even when its layout fits, unless ``detection.pose_on_real_hardware`` says otherwise
+(``pose_trusted``).
 """
 
 from __future__ import annotations
@@ -29,6 +35,11 @@ from wdp.inference.features import FeatureSpec
 DECIDE_S = 2.0
 #: The share of the pose model's packet rate a stream must reach.
 MIN_RATE_SHARE = 0.5
+#: Why a fitting real stream does not get the pose model.
+UNTRUSTED = (
+    "real hardware: the pose model is trained on simulated CSI and does not transfer to "
+    "real captures (detection.pose_on_real_hardware = true runs it anyway)"
+)
 
 
 @attrs.frozen(slots=True)
@@ -64,8 +75,9 @@ def observe(router_id: str, hw_format: str, shapes: Sequence, times_ns: Sequence
     return Link(router_id, hw_format, n_tx, n_rx, n_sub, rate)
 
 
-def pose_refusal(link: Link, spec: FeatureSpec | None) -> str | None:
-    """Why the pose model cannot run on ``link`` (one clause), or None when it fits."""
+def pose_refusal(link: Link, spec: FeatureSpec | None, trusted: bool = True) -> str | None:
+    """Why the pose model cannot run on ``link`` (one clause), or None when it fits; a
+    link that fits but is not ``trusted`` (real hardware) is refused last."""
     if spec is None:
         return f"no pose model for {link.hw_format} hardware"
     if link.hw_format != spec.profile:
@@ -76,7 +88,7 @@ def pose_refusal(link: Link, spec: FeatureSpec | None) -> str | None:
         return f"the pose model needs {needs}"
     if link.subcarriers != len(spec.subcarriers):
         return f"{link.subcarriers} subcarriers: the pose model needs {len(spec.subcarriers)}"
-    return None
+    return None if trusted else UNTRUSTED
 
 
 @attrs.frozen(slots=True)
@@ -109,9 +121,16 @@ def sensed(has_detector: bool) -> str:
     return "presence, motion, activity and falls" if has_detector else "presence and motion"
 
 
-def choose(links: Sequence[Link], spec: FeatureSpec | None, has_detector: bool) -> TierChoice:
-    """The pose tier when every router's link fits the model, else the sensing tier."""
-    refused = {link.router_id: pose_refusal(link, spec) for link in links}
+def choose(
+    links: Sequence[Link],
+    spec: FeatureSpec | None,
+    has_detector: bool,
+    *,
+    pose_trusted: bool = True,
+) -> TierChoice:
+    """The pose tier when every router's link fits the model (and the model may be
+    trusted with the stream: simulated CSI, or an explicit setting), else sensing."""
+    refused = {link.router_id: pose_refusal(link, spec, pose_trusted) for link in links}
     if not any(refused.values()):
         return TierChoice("pose")
     reasons = []

@@ -85,9 +85,11 @@ class TieredRunner:
         config: PipelineConfig | None = None,
         *,
         sensing: SensingSetup | None = None,
+        pose_trusted: bool = True,
         **pipeline_kw,
     ) -> None:
         self.environment_id = environment_id
+        self.pose_trusted = pose_trusted  # False: real hardware (tier.py's docstring)
         self.router_ids = sorted(router_ids)
         self.model = model
         self.camera = camera
@@ -177,7 +179,9 @@ class TieredRunner:
         detectors = {rid: self._detector(link) for rid, link in self.links.items()}
         spec = None if self.model is None else self.model.spec
         has_detector = any(d is not None for d in detectors.values())
-        self.choice = choose(list(self.links.values()), spec, has_detector)
+        self.choice = choose(
+            list(self.links.values()), spec, has_detector, pose_trusted=self.pose_trusted
+        )
         if self.choice.pose:
             self.runner = EnvironmentRunner(
                 self.environment_id,
@@ -261,7 +265,7 @@ def warm_sensing() -> None:
             return
 
 
-def recording_tiers(path, model_path=None) -> list[str]:
+def recording_tiers(path, model_path=None, pose_on_real_hardware: bool = False) -> list[str]:
     """One line per router of a recording: the tier its first ``DECIDE_S`` of frames
     put it on, and why (what ``wdp inspect`` prints; the same judgement as a replay)."""
     import numpy as np
@@ -271,6 +275,7 @@ def recording_tiers(path, model_path=None) -> list[str]:
 
     lines = []
     with open_recording(path) as rec:
+        trusted = pose_on_real_hardware or rec.truth() is not None
         envs: dict[str, list] = {}
         for info in rec.routers:
             envs.setdefault(info.environment_id, []).append(info)
@@ -287,7 +292,8 @@ def recording_tiers(path, model_path=None) -> list[str]:
                 continue
             model = pose_model_for(infos[0].hw_format, model_path)
             has_det = any(shipped_detector(link.hw_format) is not None for link in links)
-            choice = choose(links, None if model is None else model.spec, has_det)
+            spec = None if model is None else model.spec
+            choice = choose(links, spec, has_det, pose_trusted=trusted)
             for link in links:
                 if choice.pose:
                     lines.append(
