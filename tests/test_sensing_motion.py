@@ -298,3 +298,27 @@ def test_goal_checks_read_the_summary_rows():
         ("nexmon-fition", False),
         ("intel5300-har11", True),
     ]
+
+
+def test_a_prior_judges_until_the_room_is_calibrated_on_its_quiet_windows():
+    from wdp.sensing.motion import WindowFeatures
+
+    cfg = attrs.evolve(CFG, auto_calibration_s=2.0)  # 4 windows
+    prior = calib.Calibration(0.01, 0.012, 0.013, 10, 1.0, 0.5, 0.1, 1, "prior")
+    det = MotionDetector(None, cfg, prior=prior)
+    values = [0.02, 0.05, 0.021, 0.019, 0.018, 0.02]  # 0.05: motion, not collected
+    states = [det.decide(WindowFeatures(i * 0.5, v)) for i, v in enumerate(values)]
+    assert [s.state for s in states[:2]] == ["empty", "moving"]  # judged from the start
+    assert det.calibration is not None and det.calibration.windows == 4
+    assert det.calibration.quiet_median == pytest.approx(0.0195)  # the room's own
+    assert states[-1].score == pytest.approx(0.02 / 0.0195)
+    assert MotionDetector(None, cfg).decide(WindowFeatures(0.0, 0.02)).state == "calibrating"
+
+
+def test_shipped_priors_per_profile_and_rate():
+    esp32 = calib.prior("esp32", 100.0)
+    assert esp32 is not None and esp32.hw_format == "esp32" and "shipped" in esp32.source
+    assert esp32.check(CFG) is None
+    assert calib.prior("esp32", 1000.0) is None  # 10 x the rate: other binned noise
+    assert calib.prior("intel5300", 20.0) is not None and calib.prior("nexmon", 49.0)
+    assert calib.prior("atheros", 100.0) is None

@@ -235,6 +235,7 @@ def test_replay_of_the_bundled_simulated_recordings_stays_on_the_pose_tier(capsy
 
 
 ESPECTRE_MOVEMENT = "esp32-espectre/movement/movement_c3_64sc_20260329_130321.npz"
+ESPECTRE_QUIET = "esp32-espectre/baseline/baseline_c3_64sc_20260329_130303.npz"
 ESP32_NOTE = "1x1 at 102.1 Hz: real hardware: the pose model is trained on simulated CSI"
 
 
@@ -255,6 +256,14 @@ def test_replay_of_a_real_esp32_capture_that_fits_the_layout(real_data, tmp_path
     assert ESP32_NOTE in capsys.readouterr().out
     poses = [m["data"] for m in _lines(out) if m["type"] == "pose_data"]
     assert poses and {p["metadata"]["tier"] for p in poses} == {"sensing"}
+    # no calibration file, 10 s of CSI: judged against the shipped ESP32 quiet level
+    present = [p["metadata"]["presence"] for p in poses]
+    assert sum(present) >= 0.9 * len(present)
+    quiet = _import(real_data, ESPECTRE_QUIET, tmp_path / "quiet.h5")
+    assert main(["replay", str(quiet), "--emit", str(tmp_path / "q.jsonl"), "--quiet"]) == 0
+    qposes = [m["data"] for m in _lines(tmp_path / "q.jsonl") if m["type"] == "pose_data"]
+    assert qposes and not any(p["metadata"]["presence"] for p in qposes)
+    capsys.readouterr()
     toml = tmp_path / "wdp.toml"
     toml.write_text("[detection]\npose_on_real_hardware = true\n")
     out = tmp_path / "trusted.jsonl"

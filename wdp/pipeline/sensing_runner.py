@@ -92,6 +92,7 @@ class SensingRunner:
         config: PipelineConfig | None = None,
         *,
         motion: MotionConfig | None = None,
+        priors: dict[str, Calibration | None] | None = None,
         alert: Callback | None = None,
         notify: Callback | None = None,
     ) -> None:
@@ -107,6 +108,7 @@ class SensingRunner:
                     shapes[rid],
                     detector=detectors.get(rid),
                     calibration=calibrations.get(rid),
+                    prior=(priors or {}).get(rid),
                     motion=motion,
                 )
             )

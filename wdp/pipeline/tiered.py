@@ -28,7 +28,7 @@ from wdp.pipeline.events import HardwareEvent, PipelineEvent
 from wdp.pipeline.runner import EnvironmentRunner
 from wdp.pipeline.sensing_runner import SensingRunner
 from wdp.pipeline.tier import DECIDE_S, Link, TierChoice, choose, observe
-from wdp.sensing.calibration import Calibration
+from wdp.sensing.calibration import Calibration, prior
 from wdp.sensing.detector import MODELS_DIR, Detector, DetectorError
 from wdp.sensing.live import warm_up
 from wdp.sensing.motion import MotionConfig
@@ -231,6 +231,7 @@ class TieredRunner:
             self.camera,
             self.config,
             motion=self.sensing.motion,
+            priors={rid: prior(link.hw_format, link.rate_hz) for rid, link in self.links.items()},
             **kw,
         )
 

@@ -183,3 +183,34 @@ def load(path: str | Path) -> Calibration:
     if not (np.isfinite(cal.quiet_median) and cal.quiet_median > 0):
         raise CalibrationError(f"{path}: quiet level must be a positive number")
     return cal
+
+
+#: Where the shipped quiet levels are, one file per hardware profile.
+PRIORS_DIR = Path(__file__).resolve().parent / "models"
+#: A prior serves a stream whose packet rate is within this factor of the prior's.
+PRIOR_RATE_FACTOR = 2.0
+
+
+def prior(profile: str, rate_hz: float) -> Calibration | None:
+    """The shipped quiet level of ``profile`` hardware (``quiet_<profile>.json``, made
+    by ``python -m wdp.sensing.motion_eval --write-priors``), for a stream at
+    ``rate_hz``; None when there is none, it is unreadable, or the rate is too far from
+    the prior's (binned noise depends on the packets per bin).
+
+    Why: a room's own level needs ``auto_calibration_s`` of quiet CSI first, and until
+    then the detector could say nothing; the level of the same hardware in other rooms
+    is close enough to judge by meanwhile (ESP32, the quiet files of the *other* chips:
+    F1 100 %, no false positive on the espectre set). ``MotionDetector`` replaces it by
+    the room's own as soon as it has that."""
+    path = PRIORS_DIR / f"quiet_{profile}.json"
+    if not path.is_file():
+        return None
+    try:
+        cal = load(path)
+    except CalibrationError:
+        return None
+    if cal.rate_hz > 0 and rate_hz > 0:
+        ratio = max(rate_hz / cal.rate_hz, cal.rate_hz / rate_hz)
+        if ratio > PRIOR_RATE_FACTOR:
+            return None
+    return cal

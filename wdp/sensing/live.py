@@ -344,7 +344,8 @@ class LiveSensing:
     counted in ``dropped`` and left out, as ``stream.from_batch`` leaves out all but the
     majority's (a frame with more transmit chains keeps the first ``n_tx``). Without a
     ``detector`` only motion and presence are judged. ``calibration`` None: the first
-    ``auto_calibration_s`` calibrate the room.
+    ``auto_calibration_s`` calibrate the room, judged meanwhile against ``prior`` (the
+    hardware's shipped quiet level) when there is one.
     """
 
     def __init__(
@@ -353,12 +354,13 @@ class LiveSensing:
         *,
         detector: Detector | None = None,
         calibration: Calibration | None = None,
+        prior: Calibration | None = None,
         motion: MotionConfig | None = None,
         context_s: float = CONTEXT_S,
     ) -> None:
         self.shape = tuple(int(v) for v in shape)
         self.detector = detector
-        self.motion = MotionDetector(calibration, motion)
+        self.motion = MotionDetector(calibration, motion, prior=prior)
         self._motion = _MotionWindows(self.motion)
         n_rx = self.shape[1]
         self._grid = None if detector is None else _Grid(detector.spec.rate_hz, n_rx >= 2)

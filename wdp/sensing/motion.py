@@ -258,19 +258,29 @@ def stream_features(t_s: np.ndarray, amp: np.ndarray, cfg: MotionConfig) -> list
 class MotionDetector:
     """Motion and presence per window, for one link of one room: a pure state machine.
 
-    ``MotionDetector(calibration, config)``; ``update(t_s, amp, t_end)`` judges one
-    window of packets, ``decide(features)`` one window whose features are already
-    computed. With no calibration the first ``auto_calibration_s`` of usable windows
-    calibrate the room (state "calibrating"; the room should be quiet then, and the
-    median makes it tolerate motion in up to a third of that time). While the room
-    is judged quiet the quiet level follows slow drift (``adapt_step``, bounded by
-    ``adapt_limit``); ``calibration`` is the current, adapted one, to persist.
+    ``MotionDetector(calibration, config, prior=None)``; ``update(t_s, amp, t_end)``
+    judges one window of packets, ``decide(features)`` one window whose features are
+    already computed. With no calibration the first ``auto_calibration_s`` of usable
+    windows calibrate the room; meanwhile the windows are judged against ``prior`` (the
+    same hardware's quiet level in other rooms, ``calibration.prior``) when there is
+    one, and only the windows it judges quiet are collected, else the state is
+    "calibrating" (the room should be quiet then, and the median makes it tolerate
+    motion in up to a third of that time). While the room is judged quiet its quiet
+    level follows slow drift (``adapt_step``, bounded by ``adapt_limit``);
+    ``calibration`` is the current, adapted one, to persist.
     """
 
-    def __init__(self, calibration: Calibration | None = None, config: MotionConfig | None = None):
+    def __init__(
+        self,
+        calibration: Calibration | None = None,
+        config: MotionConfig | None = None,
+        *,
+        prior: Calibration | None = None,
+    ):
         self.config = config or MotionConfig()
         self.original = calibration
         self.calibration = calibration
+        self.prior = prior
         self._collected: list[float] = []
         self._moving = False
         self._last_motion_s: float | None = None
@@ -281,12 +291,21 @@ class MotionDetector:
 
     def decide(self, f: WindowFeatures) -> MotionState:
         """Judge one window from its features."""
-        cfg = self.config
         if not f.ok:
             return MotionState(f.t_s, "unavailable", False, 0.0, None, f.variability, 0.0, f.reason)
-        if self.calibration is None:
+        if self.calibration is not None:
+            state = self._judge(f, self.calibration)
+            self._adapt(f, state)
+            return state
+        if self.prior is None:
             return self._calibrate(f)
-        cal = self.calibration
+        state = self._judge(f, self.prior)
+        if not state.motion:
+            self._calibrate(f)
+        return state
+
+    def _judge(self, f: WindowFeatures, cal: Calibration) -> MotionState:
+        cfg = self.config
         score = f.variability / cal.quiet_median
         threshold = cfg.threshold * (cfg.release if self._moving else 1.0)
         self._moving = score >= threshold
@@ -299,13 +318,17 @@ class MotionDetector:
             state = "still"
         else:
             state = "empty"
-        if not self._moving and (since is None or since >= cfg.adapt_after_s):
-            self.calibration = adapted(
-                cal, f.variability, cfg.adapt_step, self.original, cfg.adapt_limit
-            )
         return MotionState(
             f.t_s, state, self._moving, score, state != "empty", f.variability, threshold
         )
+
+    def _adapt(self, f: WindowFeatures, state: MotionState) -> None:
+        cfg = self.config
+        since = None if self._last_motion_s is None else f.t_s - self._last_motion_s
+        if not state.motion and (since is None or since >= cfg.adapt_after_s):
+            self.calibration = adapted(
+                self.calibration, f.variability, cfg.adapt_step, self.original, cfg.adapt_limit
+            )
 
     def _calibrate(self, f: WindowFeatures) -> MotionState:
         cfg = self.config

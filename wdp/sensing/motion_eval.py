@@ -414,6 +414,46 @@ def motion_table(real_data_root: str | Path, cfg: MotionConfig | None = None) ->
     return rows
 
 
+#: The public quiet recordings each hardware profile's shipped prior is made of.
+PRIOR_SOURCES = {
+    "esp32": "esp32-espectre",
+    "nexmon": "nexmon-fition",
+    "intel5300": "intel5300-har11",
+}
+
+
+def write_priors(real_data_root: str | Path, out_dir: str | Path) -> list[Path]:
+    """``quiet_<profile>.json`` per hardware profile from every quiet recording of the
+    public set that profile has (``calibration.prior``): the command that made the
+    shipped ones is ``python -m wdp.sensing.motion_eval --write-priors wdp/sensing/models``."""
+    from wdp.sensing.calibration import save
+
+    cfg = MotionConfig()
+    sets = shared_datasets(real_data_root)
+    written = []
+    for profile, name in PRIOR_SOURCES.items():
+        quiet = [e for e in sets.get(name, []) if e.label in QUIET[name] or e.label == "quiet"]
+        if not quiet:
+            continue
+        streams = [load(e) for e in quiet]
+        values = [
+            f.variability for s in streams for f in stream_features(s.t_s, s.amp, cfg) if f.ok
+        ]
+        cal = from_variabilities(
+            values,
+            cfg,
+            source=f"shipped prior: {len(quiet)} quiet recordings of {name}",
+            hw_format=profile,
+            links=int(streams[0].amp.shape[1]),
+            subcarriers=int(streams[0].amp.shape[2]),
+            rate_hz=round(float(np.median([s.rate_hz for s in streams])), 3),
+        )
+        path = Path(out_dir) / f"quiet_{profile}.json"
+        save(cal, path)
+        written.append(path)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m wdp.sensing.motion_eval [ROOT] [--every N] [--threshold X]``."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -423,7 +463,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--every", type=int, default=1, help="use every N-th activity file")
     p.add_argument("--threshold", type=float, default=None)
     p.add_argument("--dataset", action="append", default=None)
+    p.add_argument("--write-priors", type=Path, default=None, metavar="DIR")
     args = p.parse_args(argv)
+    if args.write_priors is not None:
+        for path in write_priors(args.root, args.write_priors):
+            print(f"wrote {path}")
+        return 0
     cfg = MotionConfig()
     if args.threshold is not None:
         cfg = attrs.evolve(cfg, threshold=args.threshold)
