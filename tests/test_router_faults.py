@@ -136,3 +136,53 @@ async def test_silence_then_return_and_a_storm_that_changes_nothing(tmp_path):
     # real ones were lost: the two pose streams are equal)
     assert 0.95 * storm_sent <= sum(n for r, n in counted if r == "rb") <= storm_sent
     assert [r for r, _ in counted if r == "ra"] == []
+
+
+async def test_a_router_that_never_sends_does_not_hold_its_environment(tmp_path):
+    """Two routers in one room, one of them dead from the start: once it is reported
+    silent, the room's windows run on the other router's frames (before: no pose_data
+    at all, for ever)."""
+    live_port, dead_port = free_udp_port(), free_udp_port()
+    fmt = "format=intel5300&timeout=1"
+    config = app_config(
+        tmp_path,
+        server={"shutdown_grace_s": 0.5},
+        detection={"pose_on_real_hardware": True},  # the simulator's datagrams
+        environments={
+            "room": {
+                "routers": {
+                    "live": {"source": f"udp://127.0.0.1:{live_port}?{fmt}"},
+                    "dead": {"source": f"udp://127.0.0.1:{dead_port}?{fmt}"},
+                }
+            }
+        },
+    )
+    packets = intel5300_datagrams(4.0)
+    poses, hardware = [], []
+    async with running_server(config) as port:
+        async with trio_websocket.open_websocket(
+            "127.0.0.1", port, f"/ws/v1?token={token_for(config)}&subscriptions=none", use_ssl=False
+        ) as ws:
+            subs = [{"event_type": "pose_data"}, {"event_type": "hardware_event"}]
+            await ws.send_message(
+                orjson.dumps({"type": "subscribe", "data": {"subscriptions": subs}}).decode()
+            )
+            with trio.fail_after(60):
+                async with trio.open_nursery() as nursery:
+
+                    async def reader():
+                        while True:
+                            msg = orjson.loads(await ws.get_message())
+                            if msg["type"] == "pose_data":
+                                poses.append(msg["data"])
+                            elif msg["type"] == "hardware_event":
+                                hardware.append(msg["data"])
+
+                    nursery.start_soon(reader)
+                    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                        await send_stream(sock, live_port, packets)
+                    await trio.sleep(1.0)
+                    nursery.cancel_scope.cancel()
+    assert any(h["router_id"] == "dead" and h["event"] == "router_disconnected" for h in hardware)
+    assert len(poses) >= 10  # about 4 s of windows, less the first second waited for
+    assert poses[-1]["frame_id"] >= 25

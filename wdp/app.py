@@ -71,6 +71,18 @@ class _Environment:
     windows: int = 0
     #: Settings changed through the REST API, applied before the next windows run.
     new_settings: PipelineConfig | None = None
+    #: Routers reported silent (router_disconnected, not yet back), and the newest frame
+    #: time of the environment: with a router silent, windows up to that time run
+    #: without it instead of waiting for it for ever (DESIGN rule 4).
+    silent: set[str] = attrs.field(factory=set)
+    newest_ns: int | None = None
+
+    def until_ns(self) -> int | None:
+        """``ready(until_ns)`` of the environment's runner: None while every router
+        sends."""
+        if not self.silent or self.newest_ns is None:
+            return None
+        return self.newest_ns - 1
 
 
 class _Metrics:
@@ -322,6 +334,11 @@ async def serve(
                         if env is not None:
                             await env.channel.send(item.frames)
                 else:
+                    env = environments.get(item.environment_id)
+                    if env is not None and isinstance(item, RouterDisconnected):
+                        env.silent.add(item.router_id)
+                    elif env is not None:
+                        env.silent.discard(item.router_id)
                     hub.publish(_hardware_event(item))
         for env in environments.values():
             await env.channel.aclose()
@@ -349,7 +366,9 @@ async def serve(
     async def pipeline(env: _Environment) -> None:
         async for frames in env.receive:
             env.runner.add(frames)
-            ends = env.runner.ready()
+            newest = max(f.timestamp_ns for f in frames)
+            env.newest_ns = newest if env.newest_ns is None else max(env.newest_ns, newest)
+            ends = env.runner.ready(env.until_ns())
             if not ends:
                 continue
             if env.new_settings is not None:  # never while a window runs in the thread
