@@ -293,6 +293,27 @@ def test_serve_trusts_the_pose_model_with_simulated_sources_only(real_data, tmp_
         assert _simulated(config, "room") == (name in ("demo", "sim", "bundled")), name
 
 
+@pytest.mark.parametrize(
+    "name,what",
+    [
+        ("atheros_ar93xx_3x2_56sc.dat", "no pose model for atheros hardware; presence and motion"),
+        ("esp32_csitool_passive_ch8.csv", "real hardware: the pose model is trained on simulated"),
+        ("intel5300_inject_3x1_1khz.dat", "1x3 at 1000 Hz: the pose model needs 3x3 at >= 50"),
+        ("intel5300_log.all_csi.6.7.6.dat", "the pose model needs 3x3 at >= 50 Hz; presence, "),
+        ("nexmon_bcm43455c0_rpi_80mhz.pcap", "the pose model needs 1x1 at >= 50 Hz; presence, "),
+    ],
+)
+def test_replay_of_every_sample_capture_says_what_it_can_sense(
+    samples, tmp_path, capsys, name, what
+):
+    rec = tmp_path / "s.h5"
+    assert main(["import", str(samples / name), "--out", str(rec), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["replay", str(rec), "--quiet"]) == 0
+    tiers = [line for line in capsys.readouterr().out.splitlines() if line.startswith("tier:")]
+    assert len(tiers) == 1 and what in tiers[0] and tiers[0].endswith(" only")
+
+
 # --- configuration -----------------------------------------------------------------
 
 
