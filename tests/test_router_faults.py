@@ -41,6 +41,39 @@ async def send_stream(sock, port, packets, storm=0, rng=None):
         await trio.sleep_until(deadline)
 
 
+POSE_SUBS = [
+    {"event_type": "pose_data", "quality": "high", "throttle": {"max_fps": 30, "buffer_size": 1}}
+]
+
+
+async def watch(port, config, subs, send):
+    """The pose_data and hardware_event messages one client receives while ``send()``
+    runs, and for a second after: (poses, hardware events), their ``data``."""
+    poses, hardware = [], []
+    path = f"/ws/v1?token={token_for(config)}&subscriptions=none"
+    async with trio_websocket.open_websocket("127.0.0.1", port, path, use_ssl=False) as ws:
+        subs = [*subs, {"event_type": "hardware_event"}]
+        await ws.send_message(
+            orjson.dumps({"type": "subscribe", "data": {"subscriptions": subs}}).decode()
+        )
+        with trio.fail_after(60):
+            async with trio.open_nursery() as nursery:
+
+                async def reader():
+                    while True:
+                        msg = orjson.loads(await ws.get_message())
+                        if msg["type"] == "pose_data":
+                            poses.append(msg["data"])
+                        elif msg["type"] == "hardware_event":
+                            hardware.append(msg["data"])
+
+                nursery.start_soon(reader)
+                await send()
+                await trio.sleep(1.0)
+                nursery.cancel_scope.cancel()
+    return poses, hardware
+
+
 async def test_silence_then_return_and_a_storm_that_changes_nothing(tmp_path):
     quiet_port, storm_port = free_udp_port(), free_udp_port()
     fmt = "format=intel5300&timeout=1"
@@ -56,53 +89,29 @@ async def test_silence_then_return_and_a_storm_that_changes_nothing(tmp_path):
     )
     packets = intel5300_datagrams(4.0)
     poses = {"quiet": [], "storm": []}
-    hardware = []
     rng = random.Random(7)
     async with running_server(config) as port:
-        async with trio_websocket.open_websocket(
-            "127.0.0.1", port, f"/ws/v1?token={token_for(config)}&subscriptions=none", use_ssl=False
-        ) as ws:
-            subs = [
-                {
-                    "event_type": "pose_data",
-                    "quality": "high",
-                    "throttle": {"max_fps": 30, "buffer_size": 1},
-                },
-                {"event_type": "hardware_event"},
-            ]
-            await ws.send_message(
-                orjson.dumps({"type": "subscribe", "data": {"subscriptions": subs}}).decode()
-            )
-            with trio.fail_after(60):
-                async with trio.open_nursery() as nursery:
 
-                    async def reader():
-                        while True:
-                            msg = orjson.loads(await ws.get_message())
-                            if msg["type"] == "pose_data":
-                                poses[msg["data"]["environment_id"]].append(msg["data"])
-                            elif msg["type"] == "hardware_event":
-                                hardware.append(msg["data"])
+        async def send():
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                half = len(packets) // 2
+                async with trio.open_nursery() as senders:
+                    senders.start_soon(send_stream, sock, quiet_port, packets[:half])
+                    senders.start_soon(
+                        send_stream, sock, storm_port, packets[:half], STORM_PER_S, rng
+                    )
+                await trio.sleep(2.5)  # both routers silent for longer than 1 s
+                async with trio.open_nursery() as senders:
+                    senders.start_soon(send_stream, sock, quiet_port, packets[half:])
+                    senders.start_soon(
+                        send_stream, sock, storm_port, packets[half:], STORM_PER_S, rng
+                    )
 
-                    nursery.start_soon(reader)
-                    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                    with sock:
-                        half = len(packets) // 2
-                        async with trio.open_nursery() as senders:
-                            senders.start_soon(send_stream, sock, quiet_port, packets[:half])
-                            senders.start_soon(
-                                send_stream, sock, storm_port, packets[:half], STORM_PER_S, rng
-                            )
-                        await trio.sleep(2.5)  # both routers silent for longer than 1 s
-                        async with trio.open_nursery() as senders:
-                            senders.start_soon(send_stream, sock, quiet_port, packets[half:])
-                            senders.start_soon(
-                                send_stream, sock, storm_port, packets[half:], STORM_PER_S, rng
-                            )
-                    await trio.sleep(1.0)
-                    nursery.cancel_scope.cancel()
-            admin = token_for(config, roles=("admin",))
-            status, metrics = await http_get(port, f"/metrics?token={admin}")
+        pose_list, hardware = await watch(port, config, POSE_SUBS, send)
+        for p in pose_list:
+            poses[p["environment_id"]].append(p)
+        admin = token_for(config, roles=("admin",))
+        status, metrics = await http_get(port, f"/metrics?token={admin}")
     # silence and return, for both routers, in that order
     for router in ("ra", "rb"):
         events = [h for h in hardware if h["router_id"] == router]
@@ -158,31 +167,13 @@ async def test_a_router_that_never_sends_does_not_hold_its_environment(tmp_path)
         },
     )
     packets = intel5300_datagrams(4.0)
-    poses, hardware = [], []
     async with running_server(config) as port:
-        async with trio_websocket.open_websocket(
-            "127.0.0.1", port, f"/ws/v1?token={token_for(config)}&subscriptions=none", use_ssl=False
-        ) as ws:
-            subs = [{"event_type": "pose_data"}, {"event_type": "hardware_event"}]
-            await ws.send_message(
-                orjson.dumps({"type": "subscribe", "data": {"subscriptions": subs}}).decode()
-            )
-            with trio.fail_after(60):
-                async with trio.open_nursery() as nursery:
 
-                    async def reader():
-                        while True:
-                            msg = orjson.loads(await ws.get_message())
-                            if msg["type"] == "pose_data":
-                                poses.append(msg["data"])
-                            elif msg["type"] == "hardware_event":
-                                hardware.append(msg["data"])
+        async def send():
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                await send_stream(sock, live_port, packets)
 
-                    nursery.start_soon(reader)
-                    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-                        await send_stream(sock, live_port, packets)
-                    await trio.sleep(1.0)
-                    nursery.cancel_scope.cancel()
+        poses, hardware = await watch(port, config, [{"event_type": "pose_data"}], send)
     assert any(h["router_id"] == "dead" and h["event"] == "router_disconnected" for h in hardware)
     assert len(poses) >= 10  # about 4 s of windows, less the first second waited for
     assert poses[-1]["frame_id"] >= 25

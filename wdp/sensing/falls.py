@@ -84,6 +84,19 @@ def _floor(mc: np.ndarray, pk: int, rate_hz: float) -> float:
     return float(np.sort(mc[lo:hi])[int(0.2 * (hi - lo - 1))])
 
 
+def _half_span(mc: np.ndarray, pk: int, floor: float) -> tuple[int, int]:
+    """First and last sample around ``pk`` where the motion course stays above half
+    the way from ``floor`` to the peak: the burst's extent."""
+    half = floor + 0.5 * (float(mc[pk]) - floor)
+    left = pk
+    while left > 0 and mc[left - 1] > half:
+        left -= 1
+    right = pk
+    while right < mc.size - 1 and mc[right + 1] > half:
+        right += 1
+    return left, right
+
+
 def burst_shape(mc: np.ndarray, pk: int, rate_hz: float) -> tuple[float, float, float]:
     """(rise over the floor, stillness after as a share of the peak, active seconds) of
     the burst peaking at sample ``pk`` of the motion course ``mc``; stillness is
@@ -94,13 +107,7 @@ def burst_shape(mc: np.ndarray, pk: int, rate_hz: float) -> tuple[float, float, 
     a, b = pk + int(STILL_SPAN_S[0] * rate_hz), pk + int(STILL_SPAN_S[1] * rate_hz)
     after = mc[a : min(b, mc.size)]
     still = float(after.mean()) / peak if after.size >= 0.5 * rate_hz and peak > 0 else np.inf
-    half = floor + 0.5 * (peak - floor)
-    left = pk
-    while left > 0 and mc[left - 1] > half:
-        left -= 1
-    right = pk
-    while right < mc.size - 1 and mc[right + 1] > half:
-        right += 1
+    left, right = _half_span(mc, pk, floor)
     return rise, still, (right - left + 1) / rate_hz
 
 
@@ -198,13 +205,7 @@ def event_shape(mc: np.ndarray, pk: int, rate_hz: float) -> np.ndarray:
     side = peaks(seg, rate_hz, 0.5)
     side = side[np.abs(side - (pk - lo)) >= rate_hz]
     floor = _floor(mc, pk, rate_hz)
-    half = floor + 0.5 * (peak - floor)
-    left = pk
-    while left > 0 and mc[left - 1] > half:
-        left -= 1
-    right = pk
-    while right < mc.size - 1 and mc[right + 1] > half:
-        right += 1
+    left, right = _half_span(mc, pk, floor)
     return np.array(
         [
             min(rise, 1e3),
