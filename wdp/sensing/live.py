@@ -50,9 +50,8 @@ from wdp.sensing.motion import MotionConfig, MotionDetector, MotionState
 from wdp.sensing.motion import window_features as motion_window_features
 from wdp.sensing.stream import amplitude
 
-#: Seconds after a peak that the fall rules look at: ``falls.LOOK_AFTER_S`` where the
-#: rules name it, else 3 s (the motion floor's span, the farthest they look).
-LOOK_AFTER_S = float(getattr(falls, "LOOK_AFTER_S", 3.0))
+#: Seconds after a peak that the fall rules look at.
+LOOK_AFTER_S = falls.LOOK_AFTER_S
 #: Seconds after a peak before a fall there is decided: what the rules look at, plus
 #: half the motion course's 1 s smoothing (its value there needs samples that late).
 SETTLE_S = LOOK_AFTER_S + 0.5
