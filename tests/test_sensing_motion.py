@@ -322,3 +322,15 @@ def test_shipped_priors_per_profile_and_rate():
     assert calib.prior("esp32", 1000.0) is None  # 10 x the rate: other binned noise
     assert calib.prior("intel5300", 20.0) is not None and calib.prior("nexmon", 49.0)
     assert calib.prior("atheros", 100.0) is None
+
+
+def test_a_link_noisier_than_its_prior_still_learns_its_room():
+    from wdp.sensing.motion import WindowFeatures
+
+    cfg = attrs.evolve(CFG, auto_calibration_s=2.0)  # 4 windows
+    prior = calib.Calibration(0.001, 0.0012, 0.0013, 10, 1.0, 0.5, 0.1, 1, "prior")
+    det = MotionDetector(None, cfg, prior=prior)
+    states = [det.decide(WindowFeatures(i * 0.5, 0.01 + 0.001 * (i % 2))) for i in range(9)]
+    assert all(s.motion for s in states[:8])  # 10x the prior: "moving"
+    assert det.calibration is not None and det.calibration.windows == 8
+    assert not states[8].motion  # judged against its own level from then on

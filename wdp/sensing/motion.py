@@ -263,11 +263,12 @@ class MotionDetector:
     already computed. With no calibration the first ``auto_calibration_s`` of usable
     windows calibrate the room; meanwhile the windows are judged against ``prior`` (the
     same hardware's quiet level in other rooms, ``calibration.prior``) when there is
-    one, and only the windows it judges quiet are collected, else the state is
-    "calibrating" (the room should be quiet then, and the median makes it tolerate
-    motion in up to a third of that time). While the room is judged quiet its quiet
-    level follows slow drift (``adapt_step``, bounded by ``adapt_limit``);
-    ``calibration`` is the current, adapted one, to persist.
+    one, and only the windows it judges quiet are collected (after twice as many
+    windows without enough quiet ones, all of them are: a link noisier than the
+    prior's), else the state is "calibrating" (the room should be quiet then, and the
+    median makes it tolerate motion in up to a third of that time). While the room is
+    judged quiet its quiet level follows slow drift (``adapt_step``, bounded by
+    ``adapt_limit``); ``calibration`` is the current, adapted one, to persist.
     """
 
     def __init__(
@@ -282,6 +283,7 @@ class MotionDetector:
         self.calibration = calibration
         self.prior = prior
         self._collected: list[float] = []
+        self._seen: list[float] = []  # every usable window while judged by the prior
         self._moving = False
         self._last_motion_s: float | None = None
 
@@ -300,8 +302,14 @@ class MotionDetector:
         if self.prior is None:
             return self._calibrate(f)
         state = self._judge(f, self.prior)
+        self._seen.append(f.variability)
         if not state.motion:
             self._calibrate(f)
+        elif len(self._seen) >= 2 * self._needed():
+            # The prior calls this room moving most of the time: a noisier link than
+            # the prior's. Learn the room as without a prior: the median of everything.
+            self._collected = self._seen
+            self._calibrate_now()
         return state
 
     def _judge(self, f: WindowFeatures, cal: Calibration) -> MotionState:
@@ -330,16 +338,21 @@ class MotionDetector:
                 self.calibration, f.variability, cfg.adapt_step, self.original, cfg.adapt_limit
             )
 
+    def _needed(self) -> int:
+        return max(1, int(round(self.config.auto_calibration_s / self.config.hop_s)))
+
     def _calibrate(self, f: WindowFeatures) -> MotionState:
-        cfg = self.config
         self._collected.append(f.variability)
-        needed = max(1, int(round(cfg.auto_calibration_s / cfg.hop_s)))
+        needed = self._needed()
         if len(self._collected) >= needed:
-            self.calibration = from_variabilities(
-                self._collected,
-                cfg,
-                source=f"first {len(self._collected)} windows of the stream",
-            )
-            self.original = self.calibration
+            self._calibrate_now()
         reason = f"calibrating the quiet room: {len(self._collected)}/{needed} windows"
         return MotionState(f.t_s, "calibrating", False, 0.0, None, f.variability, 0.0, reason)
+
+    def _calibrate_now(self) -> None:
+        self.calibration = from_variabilities(
+            self._collected,
+            self.config,
+            source=f"first {len(self._collected)} windows of the stream",
+        )
+        self.original = self.calibration
