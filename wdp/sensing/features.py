@@ -140,15 +140,23 @@ def prepare(stream: CsiStream, rate_hz: float) -> np.ndarray:
     cleaned = attrs.evolve(stream, amp=clean_packets(stream.amp).astype(np.float32))
     grid = resample(cleaned, rate_hz)
     flat = grid.amp.reshape(grid.amp.shape[0], -1).astype(np.float64)
-    finite = np.isfinite(flat)
+    live = flat[:, alive_columns(flat)]
+    return np.where(np.isfinite(live), live, 0.0)
+
+
+def alive_columns(amp: np.ndarray) -> np.ndarray:
+    """Indices of the columns of grid steps ``amp`` [T, C] that are not dead (see
+    ``prepare``): finite throughout (or, when none is, anywhere) and with a median
+    above 1 % of the median column's. ``wdp.sensing.live`` chooses its columns so too."""
+    finite = np.isfinite(amp)
     ok = finite.all(axis=0)
     if not ok.any():
         ok = finite.any(axis=0)
-    flat = flat[:, ok]
-    flat = np.where(np.isfinite(flat), flat, 0.0)
+    cols = np.flatnonzero(ok)
+    flat = np.where(np.isfinite(amp[:, cols]), amp[:, cols], 0.0)
     med = np.median(flat, axis=0)
     alive = med > 0.01 * np.median(med) if med.size else med > 0
-    return flat[:, alive]
+    return cols[alive]
 
 
 def _bands(freqs: np.ndarray) -> list[np.ndarray]:

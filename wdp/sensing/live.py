@@ -45,7 +45,12 @@ import numpy as np
 from wdp.sensing import falls
 from wdp.sensing.calibration import Calibration
 from wdp.sensing.detector import Detector, capture_motion, chain_pair_phasors
-from wdp.sensing.features import clean_packets, phasor_features, window_features
+from wdp.sensing.features import (
+    alive_columns,
+    clean_packets,
+    phasor_features,
+    window_features,
+)
 from wdp.sensing.motion import MotionConfig, MotionDetector, MotionState
 from wdp.sensing.motion import window_features as motion_window_features
 from wdp.sensing.stream import amplitude
@@ -211,20 +216,6 @@ class _Grid:
             ph = (self._psum[None, :] / np.maximum(np.array([self._phits]), 1.0)[:, None])[0]
         self._held = (amp, ph)
         return self._held
-
-
-def alive_columns(amp: np.ndarray) -> np.ndarray:
-    """Columns of grid steps ``amp`` [T, C] that ``features.prepare`` keeps: finite
-    throughout and with a median above 1 % of the median column's (as indices)."""
-    finite = np.isfinite(amp)
-    ok = finite.all(axis=0)
-    if not ok.any():
-        ok = finite.any(axis=0)
-    cols = np.flatnonzero(ok)
-    flat = np.where(np.isfinite(amp[:, cols]), amp[:, cols], 0.0)
-    med = np.median(flat, axis=0)
-    alive = med > 0.01 * np.median(med) if med.size else med > 0
-    return cols[alive]
 
 
 class _Windows:
