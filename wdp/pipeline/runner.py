@@ -91,6 +91,23 @@ def low_quality_reason(quality: float) -> str:
     )
 
 
+def ready_ends(
+    next_end: int, hop_ns: int, latest_ns: list[float], until_ns: float | None
+) -> list[int]:
+    """Window ends on the grid ``next_end + k * hop_ns`` that every router has passed
+    (``latest_ns``: each router's newest frame time), or that end at or before
+    ``until_ns`` whatever the routers say (a silent router is not waited for). A
+    router's frames arrive in time order, so once it has a frame later than an end,
+    every frame up to that end is here (ties at the end are not yet safe)."""
+    limit = min(latest_ns) - 1
+    if until_ns is not None:
+        limit = max(limit, until_ns)
+    if not math.isfinite(limit) or limit < next_end:
+        return []
+    count = int((limit - next_end) // hop_ns) + 1
+    return [next_end + i * hop_ns for i in range(count)]
+
+
 class EnvironmentRunner:
     """Frames of one environment's routers in, events out (pure: no clock, no I/O)."""
 
@@ -142,15 +159,8 @@ class EnvironmentRunner:
             self._next_end = self._first_end()
             if self._next_end is None:
                 return []
-        # A router's frames arrive in time order, so once it has a frame later than an
-        # end, every frame up to that end is here (ties at the end are not yet safe).
-        limit = min(r.latest_ns for r in self._routers.values()) - 1
-        if until_ns is not None:
-            limit = max(limit, until_ns)
-        if not math.isfinite(limit) or limit < self._next_end:
-            return []
-        count = int((limit - self._next_end) // self.hop_ns) + 1
-        return [self._next_end + i * self.hop_ns for i in range(count)]
+        latest = [r.latest_ns for r in self._routers.values()]
+        return ready_ends(self._next_end, self.hop_ns, latest, until_ns)
 
     def run(self, ends: list[int], *, processing_time_ms: float | None = None):
         """The events of the windows ending at ``ends`` (from ``ready``), in order."""

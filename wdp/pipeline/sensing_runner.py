@@ -49,6 +49,7 @@ from wdp.pipeline.events import (
     PosePerson,
 )
 from wdp.pipeline.falls import Callback, FallDetector
+from wdp.pipeline.runner import ready_ends
 from wdp.pipeline.tier import TierChoice
 from wdp.sensing.calibration import Calibration
 from wdp.sensing.detector import Detector
@@ -165,13 +166,8 @@ class SensingRunner:
             if not firsts:
                 return []
             self._next_end = math.ceil((min(firsts) + 1_000_000_000) / HOP_NS) * HOP_NS
-        limit = min(r.latest_ns for r in self._routers.values()) - 1
-        if until_ns is not None:
-            limit = max(limit, until_ns)
-        if not math.isfinite(limit) or limit < self._next_end:
-            return []
-        count = int((limit - self._next_end) // HOP_NS) + 1
-        return [self._next_end + i * HOP_NS for i in range(count)]
+        latest = [r.latest_ns for r in self._routers.values()]
+        return ready_ends(self._next_end, HOP_NS, latest, until_ns)
 
     def advance(self, until_ns: float | None = None, **kw) -> list[PipelineEvent]:
         return self.run(self.ready(until_ns), **kw)
