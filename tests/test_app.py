@@ -116,6 +116,23 @@ def _spec_client_command(kind: str) -> list[str]:
     return [node, str(SPEC_CLIENTS / "js_client.js")]
 
 
+async def spec_client_output(command, port, token, until: bytes) -> bytes:
+    """What one of the spec's example clients prints against the server on ``port``,
+    up to the first ``until`` (it fails if the client ends before)."""
+    env = {**os.environ, "WDP_URL": f"ws://127.0.0.1:{port}/ws/v1", "WDP_TOKEN": token}
+    process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE, env=env)
+    seen = b""
+    try:
+        while until not in seen:
+            chunk = await process.stdout.receive_some(4096)
+            assert chunk, f"client ended before {until!r}: {seen!r}"
+            seen += chunk
+    finally:
+        process.kill()
+        await process.wait()
+    return seen
+
+
 @pytest.mark.parametrize("kind", ["python", "javascript"])
 async def test_the_specs_example_clients_receive_pose_data(tmp_path, kind):
     command = _spec_client_command(kind)
@@ -124,17 +141,7 @@ async def test_the_specs_example_clients_receive_pose_data(tmp_path, kind):
     with trio.fail_after(60):
         async with trio.open_nursery() as nursery:
             port = await nursery.start(functools.partial(serve, config))
-            env = {**os.environ, "WDP_URL": f"ws://127.0.0.1:{port}/ws/v1", "WDP_TOKEN": token}
-            process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE, env=env)
-            seen = b""
-            try:
-                while b"Received pose data" not in seen:
-                    chunk = await process.stdout.receive_some(4096)
-                    assert chunk, f"client ended without pose data: {seen!r}"
-                    seen += chunk
-            finally:
-                process.kill()
-                await process.wait()
+            seen = await spec_client_output(command, port, token, b"Received pose data")
             assert b"Connected to WiFi-DensePose WebSocket" in seen
             nursery.cancel_scope.cancel()
 

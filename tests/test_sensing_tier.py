@@ -6,8 +6,6 @@ where the links fit it, else the sensing tier (motion, presence, activity and fa
 import functools
 import hashlib
 import json
-import os
-import subprocess
 
 import numpy as np
 import orjson
@@ -373,25 +371,15 @@ def _calibrated_room(real_data, tmp_path):
 
 @pytest.mark.parametrize("kind", ["python", "javascript"])
 async def test_the_specs_example_clients_take_keypointless_persons(real_data, tmp_path, kind):
-    from test_app import _spec_client_command
+    from test_app import _spec_client_command, spec_client_output
 
     command = _spec_client_command(kind)
     rec, config = _calibrated_room(real_data, tmp_path)
-    env = {"WDP_TOKEN": token_for(config)}
     with trio.fail_after(60):
         async with trio.open_nursery() as nursery:
             port = await nursery.start(functools.partial(serve, config, recording=rec, speed=3.0))
-            env = {**os.environ, **env, "WDP_URL": f"ws://127.0.0.1:{port}/ws/v1"}
-            process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE, env=env)
-            seen = b""
-            try:
-                while b"1 persons" not in seen:  # a frame with the person without keypoints
-                    chunk = await process.stdout.receive_some(4096)
-                    assert chunk, f"client ended: {seen!r}"
-                    seen += chunk
-            finally:
-                process.kill()
-                await process.wait()
+            # a frame with the person without keypoints
+            await spec_client_output(command, port, token_for(config), b"1 persons")
             nursery.cancel_scope.cancel()
 
 
